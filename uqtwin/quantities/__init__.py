@@ -1,0 +1,1 @@
+"""Quantities computed on each sampled microstructure; see :mod:`uqtwin.quantities.registry`."""

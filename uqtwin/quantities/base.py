@@ -1,0 +1,134 @@
+"""What a quantity is: a function of one microstructure plus a declaration of its outputs.
+
+A quantity module defines a function ``compute(ms, *, phases=None, **options)`` that
+returns a mapping of output name to ``xarray.DataArray`` (dims as declared, coordinates
+for the named dims), and a module-level ``QUANTITY = Quantity(...)`` that declares those
+outputs. One line in :mod:`uqtwin.quantities.registry` makes it appear in the results,
+the summary, the schema and ``uqtwin measure``.
+
+Units are written with the placeholder ``{length}``, filled in from the volume's length
+unit: ``"1/{length}"`` becomes ``"1/um"`` for a volume with spacing in micrometres.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from uqtwin.microstructure import Microstructure
+
+#: Coordinate values of the standard dims that quantities share.
+AXES = ("z", "y", "x")
+
+
+@dataclass(frozen=True)
+class Output:
+    """Declaration of one output variable of a quantity.
+
+    Parameters
+    ----------
+    name : str
+        Variable name in the results Dataset.
+    dims : tuple of str
+        Dims of one sample's value (the engine prepends ``"sample"``).
+    units : str
+        Units, with ``{length}`` standing for the volume's length unit; ``"1"`` for
+        dimensionless.
+    long_name : str
+        Short human-readable name (used in tables and plots).
+    description : str
+        What it is and how it is computed (goes into the schema).
+    """
+
+    name: str
+    dims: tuple[str, ...]
+    units: str
+    long_name: str
+    description: str = ""
+
+    def units_for(self, length_unit: str) -> str:
+        """Units with the length unit filled in."""
+        return self.units.replace("{length}", length_unit)
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """A registered quantity.
+
+    Parameters
+    ----------
+    name : str
+        Name used in configs and on the command line.
+    compute : callable
+        ``compute(ms, *, phases=None, **options) -> Mapping[str, xr.DataArray]``.
+    outputs : tuple of Output
+        Every variable ``compute`` returns.
+    summary : str
+        One line for ``--help`` listings.
+    """
+
+    name: str
+    compute: Callable[..., Mapping[str, xr.DataArray]]
+    outputs: tuple[Output, ...]
+    summary: str = ""
+
+    def option_names(self) -> tuple[str, ...]:
+        """Keyword options ``compute`` accepts besides ``phases`` (the config may set them)."""
+        sig = inspect.signature(self.compute)
+        return tuple(
+            p.name
+            for p in sig.parameters.values()
+            if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name != "phases"
+        )
+
+    def output(self, name: str) -> Output:
+        for out in self.outputs:
+            if out.name == name:
+                return out
+        raise KeyError(name)
+
+
+def phase_values(values: Sequence[Any], phases: Sequence[str], *, extra_dims=(), coords=None):
+    """Wrap per-phase values as a DataArray with a ``phase`` coordinate of names."""
+    arr = np.asarray(values, dtype=float)
+    dims = ("phase", *extra_dims)
+    all_coords = {"phase": list(phases)}
+    if coords:
+        all_coords.update(coords)
+    return xr.DataArray(arr, dims=dims, coords=all_coords)
+
+
+def check_outputs(quantity: Quantity, values: Mapping[str, xr.DataArray], ms: Microstructure):
+    """Check that ``compute`` returned exactly the declared outputs with the declared dims."""
+    declared = {o.name: o for o in quantity.outputs}
+    missing = set(declared) - set(values)
+    extra = set(values) - set(declared)
+    if missing or extra:
+        raise RuntimeError(
+            f"quantity {quantity.name!r} returned {sorted(values)}, declared {sorted(declared)}"
+        )
+    out = {}
+    for name, da in values.items():
+        spec = declared[name]
+        if not isinstance(da, xr.DataArray):
+            da = xr.DataArray(np.asarray(da), dims=spec.dims)
+        if tuple(da.dims) != spec.dims:
+            raise RuntimeError(
+                f"quantity {quantity.name!r} output {name!r} has dims {da.dims}, "
+                f"declared {spec.dims}"
+            )
+        da = da.copy()
+        da.name = name
+        da.attrs = {
+            "units": spec.units_for(ms.unit),
+            "long_name": spec.long_name,
+            "description": spec.description,
+            "quantity": quantity.name,
+        }
+        out[name] = da
+    return out

@@ -1,0 +1,82 @@
+"""The registry of quantities: one entry per quantity module.
+
+Adding a quantity is one module that defines ``QUANTITY`` plus one line in
+``_ENTRIES`` below; the results, summaries, schema and ``uqtwin measure`` pick it up.
+The registry is an immutable mapping built at import (no global mutable state).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
+from typing import Any
+
+import xarray as xr
+
+from uqtwin.errors import ConfigError
+from uqtwin.microstructure import Microstructure
+from uqtwin.quantities import volume_fraction
+from uqtwin.quantities.base import Quantity, check_outputs
+
+_ENTRIES: tuple[Quantity, ...] = (
+    volume_fraction.QUANTITY,
+)
+
+QUANTITIES: Mapping[str, Quantity] = MappingProxyType({q.name: q for q in _ENTRIES})
+
+
+def get_quantity(name: str) -> Quantity:
+    """Look up a registered quantity by name, with a message listing the known ones."""
+    try:
+        return QUANTITIES[name]
+    except KeyError:
+        raise ConfigError(
+            f"unknown quantity {name!r}; registered quantities are {sorted(QUANTITIES)}"
+        ) from None
+
+
+def check_options(name: str, options: Mapping[str, Any]) -> None:
+    """Raise a :class:`ConfigError` naming any option ``name``'s compute does not accept."""
+    allowed = get_quantity(name).option_names()
+    for key in options:
+        if key not in allowed:
+            raise ConfigError(
+                f"unknown option {key!r} for quantity {name!r}; allowed: {list(allowed)}"
+            )
+
+
+def compute_quantities(
+    ms: Microstructure,
+    names: Sequence[str] | None = None,
+    *,
+    phases: Sequence[str] | None = None,
+    options: Mapping[str, Mapping[str, Any]] | None = None,
+) -> xr.Dataset:
+    """Compute registered quantities on one microstructure.
+
+    Parameters
+    ----------
+    ms : Microstructure
+        The sampled (or segmented) microstructure.
+    names : sequence of str, optional
+        Quantities to compute (default: all registered).
+    phases : sequence of str, optional
+        Phases of interest for per-phase outputs (default: all).
+    options : mapping, optional
+        Per-quantity keyword options, ``{quantity_name: {option: value}}``.
+
+    Returns
+    -------
+    xarray.Dataset
+        One variable per output, with ``units``, ``long_name`` and ``description``.
+    """
+    names = list(QUANTITIES) if names is None else list(names)
+    options = options or {}
+    variables: dict[str, xr.DataArray] = {}
+    for name in names:
+        quantity = get_quantity(name)
+        opts = dict(options.get(name, {}))
+        check_options(name, opts)
+        values = quantity.compute(ms, phases=phases, **opts)
+        variables.update(check_outputs(quantity, values, ms))
+    return xr.Dataset(variables)
