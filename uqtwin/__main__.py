@@ -1,0 +1,3 @@
+from uqtwin.cli import main
+
+main()

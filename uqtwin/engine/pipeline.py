@@ -1,0 +1,346 @@
+"""The stages of a run, each usable on its own, and the ensemble driver.
+
+``prepare`` turns the input file into per-voxel phase posteriors (read → denoise →
+mixture → posteriors); ``draw_sample`` turns posteriors and a seed into one cleaned
+microstructure; ``evaluate_sample`` computes the quantities on it. ``run`` drives them
+over the ensemble through dask, persisting each finished sample at once, and collects the
+results Dataset. The same seed gives identical numbers whatever the scheduler and the
+number of workers, because each sample's random stream depends only on (seed, index).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from uqtwin import __version__
+from uqtwin.engine.config import RunConfig, SamplerConfig, SegmentConfig
+from uqtwin.engine.store import SampleStore, fingerprint
+from uqtwin.errors import UqtwinInputError
+from uqtwin.microstructure import Microstructure
+from uqtwin.quantities.registry import compute_quantities
+from uqtwin.results.dataset import stack_samples, write_results
+from uqtwin.results.schema import SCHEMA_VERSION, validate
+from uqtwin.volume import spacing_of, unit_of
+
+Log = Callable[[str], None]
+Progress = Callable[[int, int], None]
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+def sample_seed(seed: int, index: int) -> int:
+    """Seed of sample ``index`` of an ensemble with master ``seed`` (63-bit, independent
+    streams per index, stable whatever the ensemble size or the order of computation)."""
+    state = np.random.SeedSequence(seed, spawn_key=(index,)).generate_state(1, np.uint64)
+    return int(state[0] >> np.uint64(1))
+
+
+@dataclass(frozen=True, eq=False)
+class Prepared:
+    """What the per-volume stages produce and every sample starts from."""
+
+    posteriors: np.ndarray  # (phase, z, y, x) float32
+    spacing: tuple[float, float, float]
+    unit: str
+    phases: tuple[str, ...]
+    mixture: Mapping[str, Any]  # means, sds, weights
+    input_sha256: str
+
+
+def read_input(cfg: RunConfig) -> xr.DataArray:
+    """Stage 1: the grey volume with its spacing."""
+    from uqtwin.io import read_volume
+
+    inp = cfg.input
+    return read_volume(
+        inp.path, inp.format, spacing=inp.spacing, unit=inp.unit, dataset=inp.dataset,
+        shape=inp.shape, dtype=inp.dtype, byte_order=inp.byte_order, offset=inp.offset,
+    )
+
+
+def posteriors_from_volume(
+    volume: xr.DataArray, cfg: RunConfig, log: Log = _quiet
+) -> tuple[xr.DataArray, Mapping[str, Any]]:
+    """Stages 2–3: denoise, fit the mixture, per-voxel posteriors."""
+    from uqtwin.segment.denoise import denoise_nlm
+    from uqtwin.segment.mixture import fit_mixture, phase_posteriors
+
+    d = cfg.denoise
+    if d.enabled:
+        log("denoising (non-local means)")
+        volume = denoise_nlm(volume, h=d.h, patch_size=d.patch_size,
+                             patch_distance=d.patch_distance, poisson=d.poisson)
+    log("fitting the Gaussian mixture")
+    model = fit_mixture(volume, len(cfg.phases.names), seed=cfg.sampler.seed,
+                        max_samples=cfg.segment.max_fit_voxels)
+    log("computing per-voxel phase posteriors")
+    post = phase_posteriors(volume, model, phases=cfg.phases.names)
+    return post, model.to_dict()
+
+
+def prepare(cfg: RunConfig, log: Log = _quiet) -> Prepared:
+    """Stages 1–3 from a config: read, denoise, segment into posteriors."""
+    log(f"reading {cfg.input.path}")
+    volume = read_input(cfg)
+    post, mixture = posteriors_from_volume(volume, cfg, log)
+    return Prepared(
+        posteriors=np.asarray(post.values, dtype=np.float32),
+        spacing=spacing_of(volume),
+        unit=unit_of(volume),
+        phases=tuple(cfg.phases.names),
+        mixture=mixture,
+        input_sha256=str(volume.attrs.get("sha256", "")),
+    )
+
+
+def draw_sample(
+    posteriors: np.ndarray, seed: int, sampler: SamplerConfig, segment: SegmentConfig
+) -> np.ndarray:
+    """Stage 4: one microstructure (phase index per voxel) drawn from the posteriors."""
+    from uqtwin.sample.correlated import sample_correlated
+    from uqtwin.sample.independent import sample_independent
+    from uqtwin.segment.cleanup import remove_islands
+
+    if sampler.kind == "independent":
+        labels = sample_independent(posteriors, seed)
+    elif sampler.kind == "correlated":
+        labels = sample_correlated(posteriors, seed,
+                                   correlation_length=sampler.correlation_length)
+    else:  # check_config keeps this unreachable from a config file
+        raise UqtwinInputError(f"unknown sampler {sampler.kind!r}")
+    if segment.min_island_voxels > 0:
+        labels = remove_islands(labels, segment.min_island_voxels, n_phases=posteriors.shape[0])
+    return labels
+
+
+def evaluate_sample(
+    index: int,
+    seed: int,
+    posteriors: np.ndarray,
+    spacing: Sequence[float],
+    unit: str,
+    phases: Sequence[str],
+    cfg: RunConfig,
+) -> tuple[int, xr.Dataset]:
+    """Stages 4–5 for one sample: draw it, compute its quantities. Picklable for dask."""
+    labels = draw_sample(posteriors, seed, cfg.sampler, cfg.segment)
+    ms = Microstructure(labels, tuple(spacing), unit, tuple(phases))
+    q = cfg.quantities
+    ds = compute_quantities(ms, q.names, phases=q.phases, options=q.options)
+    ds["sample_seed"] = xr.DataArray(np.int64(seed), attrs={
+        "units": "1", "long_name": "sample seed",
+        "description": "Seed of the random generator that drew this sample (reproduces it).",
+    })
+    return index, ds
+
+
+def _ensemble_fingerprint(cfg: RunConfig, input_sha256: str) -> str:
+    d = cfg.to_dict()
+    # What does not change the samples: where results go, where they run, how many.
+    for key in ("output", "engine"):
+        d.pop(key)
+    d["sampler"].pop("n_samples")
+    d["input"].pop("path")
+    return fingerprint({"config": d, "input_sha256": input_sha256, "schema": SCHEMA_VERSION})
+
+
+def _compute_local(tasks, workers: int | None, on_done: Callable[[int, xr.Dataset], None]):
+    import dask
+    from dask.callbacks import Callback
+
+    class _Persist(Callback):
+        # Called in the scheduler's own thread as each task finishes: a finished sample
+        # is saved before the next one is collected, so an interruption loses none.
+        def _posttask(self, key, result, dsk, state, worker_id):
+            if isinstance(key, str) and key.startswith("uqtwin-sample-"):
+                on_done(*result)
+
+    with _Persist():
+        dask.compute(*tasks, scheduler="threads", num_workers=workers)
+
+
+def _compute_distributed(address: str, work, on_done) -> None:
+    try:
+        from distributed import Client, as_completed
+    except ImportError:
+        raise UqtwinInputError(
+            f"scheduler {address!r} needs dask.distributed: pip install 'uqtwin[dist]'"
+        ) from None
+    with Client(address) as client:
+        posteriors, args = work[0]["posteriors"], work
+        shared = client.scatter(posteriors, broadcast=True)
+        futures = [
+            client.submit(evaluate_sample, w["index"], w["seed"], shared, *w["rest"],
+                          key=f"uqtwin-sample-{w['index']}-{w['seed']}", pure=False)
+            for w in args
+        ]
+        for fut in as_completed(futures):
+            on_done(*fut.result())
+
+
+def run(
+    cfg: RunConfig,
+    *,
+    resume: bool = False,
+    log: Log = _quiet,
+    progress: Progress | None = None,
+    scheduler: str | None = None,
+    prepared: Prepared | None = None,
+) -> xr.Dataset:
+    """Run the whole pipeline and write the results file.
+
+    Parameters
+    ----------
+    cfg : RunConfig
+        The run configuration.
+    resume : bool
+        Continue an interrupted run from its sample store (``<output>.samples``).
+    log : callable, optional
+        Receives one line per stage.
+    progress : callable, optional
+        ``progress(done, total)`` after each finished sample.
+    scheduler : str, optional
+        ``"local"`` (dask's threaded scheduler) or the address of a dask.distributed
+        scheduler; overrides ``[engine] scheduler``.
+    prepared : Prepared, optional
+        Posteriors already computed (skips stages 1–3).
+
+    Returns
+    -------
+    xarray.Dataset
+        The results, also written to ``cfg.output.path`` with the summary beside it.
+    """
+    store = SampleStore.for_output(cfg.output.path)
+    if store.exists() and not resume:
+        raise UqtwinInputError(
+            f"{store.path} holds samples of an earlier run: pass --resume to continue it, "
+            "or delete the folder to start again"
+        )
+    from uqtwin.io import sha256_of
+
+    input_sha = sha256_of(cfg.input.path) if prepared is None else prepared.input_sha256
+    fp = _ensemble_fingerprint(cfg, input_sha)
+    if store.exists():
+        manifest = store.check_compatible(fp)
+        log(f"resuming: {len(store.finished())} samples already in {store.path}")
+    else:
+        manifest = {
+            "fingerprint": fp,
+            "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            "uqtwin_version": __version__,
+            "input_sha256": input_sha,
+        }
+        store.create(manifest)
+
+    if prepared is None:
+        cached = store.load_array("posteriors")
+        mixture = store.load_json("mixture")
+        if cached is not None and mixture is not None:
+            log("reusing the posteriors of the interrupted run")
+            volume_meta = store.load_json("volume") or {}
+            prepared = Prepared(cached, tuple(volume_meta["spacing"]), volume_meta["unit"],
+                                tuple(cfg.phases.names), mixture, input_sha)
+        else:
+            prepared = prepare(cfg, log)
+    store.save_array("posteriors", prepared.posteriors)
+    store.save_json("mixture", dict(prepared.mixture))
+    store.save_json("volume", {"spacing": list(prepared.spacing), "unit": prepared.unit})
+
+    n = cfg.sampler.n_samples
+    done = set(store.finished())
+    todo = [i for i in range(n) if i not in done]
+    finished = len([i for i in done if i < n])
+    log(f"sampling {len(todo)} of {n} microstructures ({cfg.sampler.kind} sampler)")
+    if progress:
+        progress(finished, n)
+
+    def on_done(index: int, ds: xr.Dataset) -> None:
+        nonlocal finished
+        store.save_sample(index, ds)
+        finished += 1
+        if progress:
+            progress(finished, n)
+
+    rest = (prepared.spacing, prepared.unit, prepared.phases, cfg)
+    address = scheduler or cfg.engine.scheduler
+    if todo:
+        if address == "local":
+            import dask
+
+            post = dask.delayed(prepared.posteriors, name="uqtwin-posteriors")
+            tasks = [
+                dask.delayed(evaluate_sample, pure=False)(
+                    i, sample_seed(cfg.sampler.seed, i), post, *rest,
+                    dask_key_name=f"uqtwin-sample-{i}",
+                )
+                for i in todo
+            ]
+            _compute_local(tasks, cfg.engine.workers, on_done)
+        else:
+            work = [{"index": i, "seed": sample_seed(cfg.sampler.seed, i),
+                     "posteriors": prepared.posteriors, "rest": rest} for i in todo]
+            _compute_distributed(address, work, on_done)
+
+    log("collecting results")
+    samples = [store.load_sample(i) for i in range(n)]
+    ds = collect(samples, list(range(n)), prepared, cfg, manifest)
+    validate(ds)
+    write_results(ds, cfg.output.path)
+    return ds
+
+
+def collect(
+    samples: Sequence[xr.Dataset],
+    indices: Sequence[int],
+    prepared: Prepared,
+    cfg: RunConfig,
+    manifest: Mapping[str, Any],
+) -> xr.Dataset:
+    """Stage 6: one Dataset with a ``sample`` dim, pipeline variables and provenance."""
+    ds = stack_samples(samples, indices)
+    phases = list(prepared.phases)
+    mix = prepared.mixture
+    for key, units, long_name in (("means", "grey", "mixture mean grey value"),
+                                  ("sds", "grey", "mixture grey standard deviation"),
+                                  ("weights", "1", "mixture weight")):
+        name = {"means": "mixture_mean", "sds": "mixture_sd", "weights": "mixture_weight"}[key]
+        ds[name] = xr.DataArray(np.asarray(mix[key], dtype=float), dims=("phase",),
+                                coords={"phase": phases},
+                                attrs={"units": units, "long_name": long_name})
+    if cfg.output.maps:
+        post = prepared.posteriors
+        ds["most_probable_phase"] = xr.DataArray(
+            np.argmax(post, axis=0).astype(np.uint8), dims=("z", "y", "x"),
+            attrs={"units": "1", "long_name": "most probable phase"},
+        )
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ent = -np.sum(np.where(post > 0, post * np.log(post), 0.0), axis=0)
+        ds["posterior_entropy"] = xr.DataArray(
+            ent.astype(np.float32), dims=("z", "y", "x"),
+            attrs={"units": "nat", "long_name": "posterior entropy"},
+        )
+    ds.attrs = {
+        "schema_version": SCHEMA_VERSION,
+        "uqtwin_version": __version__,
+        "config": json.dumps(cfg.to_dict()),
+        "input_sha256": prepared.input_sha256,
+        "seed": cfg.sampler.seed,
+        "sampler": cfg.sampler.kind,
+        "created": manifest["created"],
+        "length_unit": prepared.unit,
+        "spacing": np.asarray(prepared.spacing, dtype=float),
+        "phases": json.dumps(phases),
+        "hdi_prob": cfg.output.hdi_prob,
+        "title": "uqtwin ensemble results",
+    }
+    return ds

@@ -1,0 +1,55 @@
+"""Reading and writing results Datasets (NetCDF-4 through h5netcdf)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from uqtwin.errors import UqtwinInputError
+
+ENGINE = "h5netcdf"
+
+
+def _encoding(ds: xr.Dataset) -> dict:
+    # Compress the voxel maps; scalars gain nothing from it.
+    return {
+        name: {"zlib": True, "complevel": 4}
+        for name, da in ds.data_vars.items()
+        if da.ndim >= 3 and da.dtype.kind in "biuf"
+    }
+
+
+def write_results(ds: xr.Dataset, path: str | Path) -> Path:
+    """Write a Dataset as NetCDF-4, atomically (a reader never sees half a file)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        ds.to_netcdf(tmp, engine=ENGINE, encoding=_encoding(ds))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def open_results(path: str | Path) -> xr.Dataset:
+    """Open a results file fully into memory, with a clear error for a missing or bad file."""
+    path = Path(path)
+    if not path.is_file():
+        raise UqtwinInputError(f"no such results file: {path}")
+    try:
+        with xr.open_dataset(path, engine=ENGINE) as ds:
+            return ds.load()
+    except (OSError, ValueError) as exc:
+        raise UqtwinInputError(f"{path} is not a readable NetCDF results file: {exc}") from None
+
+
+def stack_samples(samples: Sequence[xr.Dataset], indices: Sequence[int]) -> xr.Dataset:
+    """Concatenate per-sample Datasets along a new ``sample`` dim, in index order."""
+    order = np.argsort(indices)
+    stacked = xr.concat([samples[i] for i in order], dim="sample", combine_attrs="override")
+    return stacked.assign_coords(sample=np.asarray(indices)[order])

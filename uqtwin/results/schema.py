@@ -1,0 +1,169 @@
+"""The versioned schema that every results Dataset validates against.
+
+The schema file ``results_schema/v<N>.json`` holds one entry per variable (dims, units,
+long name, meaning) and the attributes every results file must carry. It is generated
+from the quantity registry plus the pipeline's own variables, so registering a quantity
+is all it takes to extend it: ``python -m uqtwin.results`` rewrites the file, and a
+test fails while the committed file and the registry disagree. Within a schema version
+variables may be added, never changed; a change of meaning or dims bumps the version.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import xarray as xr
+
+from uqtwin._resources import resource_dir
+from uqtwin.errors import UqtwinInputError
+
+SCHEMA_VERSION = 1
+SAMPLE_DIM = "sample"
+
+#: Attributes every results file carries (provenance).
+REQUIRED_ATTRS = {
+    "schema_version": "version of results_schema this file follows",
+    "uqtwin_version": "uqtwin version that wrote the file",
+    "config": "the run configuration, as JSON",
+    "input_sha256": "SHA-256 of the input volume file(s)",
+    "seed": "master seed of the ensemble",
+    "sampler": "sampler kind",
+    "created": "UTC time the run started (ISO 8601)",
+    "length_unit": "length unit of the voxel spacing; fills {length} in units",
+    "spacing": "voxel spacing (z, y, x) in length_unit",
+    "phases": "phase names, in order of increasing grey value",
+}
+
+#: Variables the pipeline writes besides the registered quantities.
+PIPELINE_VARIABLES: dict[str, dict[str, Any]] = {
+    "sample_seed": {
+        "dims": [SAMPLE_DIM],
+        "units": "1",
+        "long_name": "sample seed",
+        "description": "Seed of the random generator that drew this sample (reproduces it).",
+    },
+    "mixture_mean": {
+        "dims": ["phase"],
+        "units": "grey",
+        "long_name": "mixture mean grey value",
+        "description": "Mean grey value of each phase's Gaussian mixture component "
+                       "(after denoising).",
+    },
+    "mixture_sd": {
+        "dims": ["phase"],
+        "units": "grey",
+        "long_name": "mixture grey standard deviation",
+        "description": "Standard deviation of each phase's Gaussian mixture component.",
+    },
+    "mixture_weight": {
+        "dims": ["phase"],
+        "units": "1",
+        "long_name": "mixture weight",
+        "description": "Weight (prior volume fraction) of each mixture component.",
+    },
+    "most_probable_phase": {
+        "dims": ["z", "y", "x"],
+        "units": "1",
+        "long_name": "most probable phase",
+        "description": "Index into `phases` of the phase with the highest posterior "
+                       "probability at each voxel.",
+    },
+    "posterior_entropy": {
+        "dims": ["z", "y", "x"],
+        "units": "nat",
+        "long_name": "posterior entropy",
+        "description": "Shannon entropy of the per-voxel phase posterior; 0 where the "
+                       "phase is certain, log(n_phases) where all are equally likely.",
+    },
+}
+
+
+def build_schema() -> dict[str, Any]:
+    """The schema as generated from the registry and the pipeline's own variables."""
+    from uqtwin.quantities.registry import QUANTITIES
+
+    variables = {name: dict(spec) for name, spec in PIPELINE_VARIABLES.items()}
+    for quantity in QUANTITIES.values():
+        for out in quantity.outputs:
+            if out.name in variables:
+                raise RuntimeError(f"output {out.name!r} is declared twice")
+            variables[out.name] = {
+                "dims": [SAMPLE_DIM, *out.dims],
+                "units": out.units,
+                "long_name": out.long_name,
+                "description": out.description,
+                "quantity": quantity.name,
+            }
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "title": "uqtwin ensemble results",
+        "units_note": "'{length}' stands for the file's length_unit attribute; '1' is "
+                      "dimensionless.",
+        "required_attrs": REQUIRED_ATTRS,
+        "variables": dict(sorted(variables.items())),
+    }
+
+
+def schema_path(version: int = SCHEMA_VERSION) -> Path:
+    return resource_dir("results_schema") / f"v{version}.json"
+
+
+def load_schema(version: int = SCHEMA_VERSION) -> dict[str, Any]:
+    """Read the committed schema file of a version."""
+    path = schema_path(version)
+    if not path.is_file():
+        raise UqtwinInputError(f"no results schema version {version} (looked for {path})")
+    return json.loads(path.read_text())
+
+
+def schema_problems(ds: xr.Dataset, schema: Mapping[str, Any] | None = None) -> list[str]:
+    """Every way ``ds`` departs from the schema (empty list: it conforms)."""
+    problems: list[str] = []
+    version = ds.attrs.get("schema_version")
+    if schema is None:
+        if version is None:
+            return ["attribute 'schema_version' is missing"]
+        try:
+            schema = load_schema(int(version))
+        except (UqtwinInputError, ValueError) as exc:
+            return [str(exc)]
+    for attr in schema["required_attrs"]:
+        if attr not in ds.attrs:
+            problems.append(f"attribute {attr!r} is missing")
+    length = str(ds.attrs.get("length_unit", "{length}"))
+    for name, da in ds.data_vars.items():
+        spec = schema["variables"].get(str(name))
+        if spec is None:
+            problems.append(f"variable {name!r} is not in schema v{schema['schema_version']}")
+            continue
+        if list(da.dims) != list(spec["dims"]):
+            problems.append(f"variable {name!r} has dims {list(da.dims)}, schema says "
+                            f"{spec['dims']}")
+        expected_units = spec["units"].replace("{length}", length)
+        if da.attrs.get("units") != expected_units:
+            problems.append(f"variable {name!r} has units {da.attrs.get('units')!r}, schema "
+                            f"says {expected_units!r}")
+        if not da.attrs.get("long_name"):
+            problems.append(f"variable {name!r} has no long_name")
+    if "phase" in ds.dims and "phase" not in ds.coords:
+        problems.append("dim 'phase' has no coordinate of phase names")
+    return problems
+
+
+def validate(ds: xr.Dataset) -> None:
+    """Raise a :class:`UqtwinInputError` listing every departure from the schema."""
+    problems = schema_problems(ds)
+    if problems:
+        raise UqtwinInputError(
+            "results do not match the schema:\n  - " + "\n  - ".join(problems)
+        )
+
+
+def write_schema(path: str | Path | None = None) -> Path:
+    """Write the generated schema (default: the committed file in ``results_schema/``)."""
+    path = Path(path) if path is not None else schema_path()
+    path.write_text(json.dumps(build_schema(), indent=2, ensure_ascii=False) + "\n")
+    return path

@@ -1,0 +1,152 @@
+"""Posterior-predictive summaries of an ensemble results Dataset, through arviz.
+
+The samples of every quantity are treated as one chain of posterior-predictive draws;
+arviz gives the mean, sd and highest-density interval (HDI) of each scalar element.
+Samples that are not finite (a tortuosity of ∞ where a sample does not percolate) are
+left out of mean, sd and interval and counted in the ``p_inf`` column, so a reader sees
+how often it happened instead of an interval that silently ignores it.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+SAMPLE_DIM = "sample"
+
+
+def _arviz():
+    with warnings.catch_warnings():
+        # arviz 0.x announces its 1.0 refactor on import; not actionable for our users.
+        warnings.simplefilter("ignore", FutureWarning)
+        import arviz
+
+    return arviz
+
+
+def ensemble_variables(ds: xr.Dataset, max_elements: int = 64) -> list[str]:
+    """Data variables with a ``sample`` dim and at most ``max_elements`` values per sample."""
+    names = []
+    for name, da in ds.data_vars.items():
+        if SAMPLE_DIM not in da.dims or da.dtype.kind not in "biuf" or name == "sample_seed":
+            continue
+        if da.size // max(da.sizes[SAMPLE_DIM], 1) <= max_elements:
+            names.append(str(name))
+    return names
+
+
+def to_inference_data(ds: xr.Dataset, variables: Sequence[str] | None = None):
+    """The ensemble as an ``arviz.InferenceData`` with a posterior-predictive group.
+
+    ``sample`` becomes arviz's ``draw`` dim, with one chain.
+    """
+    az = _arviz()
+    variables = ensemble_variables(ds) if variables is None else list(variables)
+    pp = ds[variables].astype(float).expand_dims(chain=[0]).rename({SAMPLE_DIM: "draw"})
+    pp = pp.assign_coords(draw=np.arange(pp.sizes["draw"]))
+    return az.InferenceData(posterior_predictive=pp)
+
+
+def _label(name: str, index: dict) -> str:
+    if not index:
+        return name
+    return f"{name}[{', '.join(str(v) for v in index.values())}]"
+
+
+def summarize(
+    ds: xr.Dataset, hdi_prob: float = 0.9, variables: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """Mean, sd and HDI of every scalar element of the ensemble variables.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Results with a ``sample`` dim.
+    hdi_prob : float
+        Probability mass of the highest-density interval (default 0.9).
+    variables : sequence of str, optional
+        Variables to summarise (default: every numeric ensemble variable with at most 64
+        values per sample; size distributions over many bins are left to the plots).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index: ``name[coord, ...]``; columns ``variable, units, mean, sd, hdi_low,
+        hdi_high, p_inf, n_samples``.
+    """
+    az = _arviz()
+    variables = ensemble_variables(ds) if variables is None else list(variables)
+    if not variables:
+        return pd.DataFrame(
+            columns=["variable", "units", "mean", "sd", "hdi_low", "hdi_high", "p_inf",
+                     "n_samples"]
+        )
+    finite = ds[variables].astype(float)
+    finite = finite.where(np.isfinite(finite))
+    idata = to_inference_data(finite, variables)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN elements give NaN rows
+        table = az.summary(
+            idata, group="posterior_predictive", kind="stats", hdi_prob=hdi_prob,
+            skipna=True, round_to="none",
+        )
+    lo_col, hi_col = [c for c in table.columns if c.startswith("hdi_")]
+    rows = []
+    n = ds.sizes[SAMPLE_DIM]
+    for name in variables:
+        da = ds[name]
+        other = [d for d in da.dims if d != SAMPLE_DIM]
+        for idx in np.ndindex(*[da.sizes[d] for d in other]):
+            index = {d: da[d].values[i] if d in da.coords else i for d, i in zip(other, idx)}
+            key = _label(name, index)
+            values = np.asarray(da.isel(dict(zip(other, idx))).values, dtype=float)
+            stats = table.loc[key]
+            rows.append(
+                {
+                    "name": key,
+                    "variable": name,
+                    "units": da.attrs.get("units", ""),
+                    "mean": float(stats["mean"]),
+                    "sd": float(stats["sd"]),
+                    "hdi_low": float(stats[lo_col]),
+                    "hdi_high": float(stats[hi_col]),
+                    "p_inf": float(np.mean(np.isinf(values))),
+                    "n_samples": int(n),
+                }
+            )
+    return pd.DataFrame(rows).set_index("name")
+
+
+def _fmt(value: float) -> str:
+    if isinstance(value, float):
+        if not np.isfinite(value):
+            return "∞" if value == np.inf else ("−∞" if value == -np.inf else "—")
+        return f"{value:.5g}"
+    return str(value)
+
+
+def summary_markdown(table: pd.DataFrame, hdi_prob: float = 0.9) -> str:
+    """The summary as a Markdown table (no extra dependency)."""
+    pct = f"{100 * hdi_prob:g}%"
+    head = ["quantity", "units", "mean", "sd", f"{pct} HDI low", f"{pct} HDI high", "P(∞)"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, row in table.iterrows():
+        cells = [name, row["units"], _fmt(row["mean"]), _fmt(row["sd"]), _fmt(row["hdi_low"]),
+                 _fmt(row["hdi_high"]), _fmt(row["p_inf"])]
+        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_summary(table: pd.DataFrame, stem: str | Path, hdi_prob: float = 0.9) -> list[Path]:
+    """Write ``<stem>.summary.csv`` and ``<stem>.summary.md``; return their paths."""
+    stem = Path(stem)
+    csv = stem.with_name(stem.name + ".summary.csv")
+    md = stem.with_name(stem.name + ".summary.md")
+    table.to_csv(csv)
+    md.write_text(summary_markdown(table, hdi_prob))
+    return [csv, md]
