@@ -13,6 +13,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -25,8 +26,9 @@ app = typer.Typer(
     help="uqtwin: uncertainty-quantified digital twins of battery electrodes from tomograms.",
     pretty_exceptions_enable=False,
 )
-console = Console()
-err_console = Console(stderr=True)
+# Piped or captured output has no terminal width; 120 columns keep the tables readable.
+console = Console(width=None if sys.stdout.isatty() else 120)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
 
 
 def _fail(message: str) -> None:
@@ -38,12 +40,13 @@ def _print_table(table, hdi_prob: float) -> None:
     pct = f"{100 * hdi_prob:g}%"
     t = Table(title=f"Ensemble summary (mean, sd, {pct} HDI)")
     for col in ("quantity", "units", "mean", "sd", f"{pct} HDI", "P(∞)"):
-        t.add_column(col, justify="left" if col in ("quantity", "units") else "right")
-    from uqtwin.results.summary import _fmt
+        t.add_column(col, justify="left" if col in ("quantity", "units") else "right",
+                     no_wrap=True)
+    from uqtwin.results.summary import format_value as _fmt
 
     for name, row in table.iterrows():
         t.add_row(
-            str(name), str(row["units"]), _fmt(row["mean"]), _fmt(row["sd"]),
+            escape(str(name)), escape(str(row["units"])), _fmt(row["mean"]), _fmt(row["sd"], 3),
             f"[{_fmt(row['hdi_low'])}, {_fmt(row['hdi_high'])}]",
             _fmt(row["p_inf"]) if row["p_inf"] else "0",
         )
@@ -194,7 +197,7 @@ def measure(
     for col in ("quantity", "value", "units"):
         t.add_column(col)
     for name, entry in result.items():
-        t.add_row(name, json.dumps(entry["value"]), entry["units"])
+        t.add_row(escape(name), escape(json.dumps(entry["value"])), escape(entry["units"]))
     console.print(t)
 
 

@@ -33,7 +33,7 @@ _METRES = {"um": 1e-6, "nm": 1e-9, "mm": 1e-3, "m": 1.0}
 
 
 def normalize_unit(unit: str) -> str:
-    """Return the canonical length-unit symbol (``"um"``, ``"nm"``, ``"mm"``, ``"m"``, ``"voxel"``)."""
+    """Canonical length-unit symbol: ``"um"``, ``"nm"``, ``"mm"``, ``"m"`` or ``"voxel"``."""
     key = str(unit).strip()
     canon = _UNIT_ALIASES.get(key, _UNIT_ALIASES.get(key.lower()))
     if canon is None:

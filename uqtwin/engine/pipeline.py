@@ -14,7 +14,6 @@ import datetime as _dt
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -169,7 +168,7 @@ def _compute_local(tasks, workers: int | None, on_done: Callable[[int, xr.Datase
         dask.compute(*tasks, scheduler="threads", num_workers=workers)
 
 
-def _compute_distributed(address: str, work, on_done) -> None:
+def _compute_distributed(address: str, posteriors, jobs, rest, on_done) -> None:
     try:
         from distributed import Client, as_completed
     except ImportError:
@@ -177,12 +176,12 @@ def _compute_distributed(address: str, work, on_done) -> None:
             f"scheduler {address!r} needs dask.distributed: pip install 'uqtwin[dist]'"
         ) from None
     with Client(address) as client:
-        posteriors, args = work[0]["posteriors"], work
+        # Send the posteriors to every worker once, not once per sample.
         shared = client.scatter(posteriors, broadcast=True)
         futures = [
-            client.submit(evaluate_sample, w["index"], w["seed"], shared, *w["rest"],
-                          key=f"uqtwin-sample-{w['index']}-{w['seed']}", pure=False)
-            for w in args
+            client.submit(evaluate_sample, index, seed, shared, *rest,
+                          key=f"uqtwin-sample-{index}-{seed}", pure=False)
+            for index, seed in jobs
         ]
         for fut in as_completed(futures):
             on_done(*fut.result())
@@ -272,24 +271,21 @@ def run(
             progress(finished, n)
 
     rest = (prepared.spacing, prepared.unit, prepared.phases, cfg)
+    jobs = [(i, sample_seed(cfg.sampler.seed, i)) for i in todo]
     address = scheduler or cfg.engine.scheduler
-    if todo:
-        if address == "local":
-            import dask
+    if jobs and address == "local":
+        import dask
 
-            post = dask.delayed(prepared.posteriors, name="uqtwin-posteriors")
-            tasks = [
-                dask.delayed(evaluate_sample, pure=False)(
-                    i, sample_seed(cfg.sampler.seed, i), post, *rest,
-                    dask_key_name=f"uqtwin-sample-{i}",
-                )
-                for i in todo
-            ]
-            _compute_local(tasks, cfg.engine.workers, on_done)
-        else:
-            work = [{"index": i, "seed": sample_seed(cfg.sampler.seed, i),
-                     "posteriors": prepared.posteriors, "rest": rest} for i in todo]
-            _compute_distributed(address, work, on_done)
+        post = dask.delayed(prepared.posteriors, name="uqtwin-posteriors")
+        tasks = [
+            dask.delayed(evaluate_sample, pure=False)(
+                i, seed, post, *rest, dask_key_name=f"uqtwin-sample-{i}"
+            )
+            for i, seed in jobs
+        ]
+        _compute_local(tasks, cfg.engine.workers, on_done)
+    elif jobs:
+        _compute_distributed(address, prepared.posteriors, jobs, rest, on_done)
 
     log("collecting results")
     samples = [store.load_sample(i) for i in range(n)]

@@ -11,7 +11,9 @@ from uqtwin.microstructure import Microstructure
 from uqtwin.quantities.base import Output, Quantity, phase_values
 
 
-def volume_fraction(ms: Microstructure, *, phases: Sequence[str] | None = None) -> dict[str, xr.DataArray]:
+def volume_fraction(
+    ms: Microstructure, *, phases: Sequence[str] | None = None
+) -> dict[str, xr.DataArray]:
     """Fraction of the box volume occupied by each phase.
 
     Parameters

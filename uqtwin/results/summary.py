@@ -83,8 +83,7 @@ def summarize(
     variables = ensemble_variables(ds) if variables is None else list(variables)
     if not variables:
         return pd.DataFrame(
-            columns=["variable", "units", "mean", "sd", "hdi_low", "hdi_high", "p_inf",
-                     "n_samples"]
+            columns=["variable", "units", "mean", "sd", "hdi_low", "hdi_high", "p_inf", "n_samples"]
         )
     finite = ds[variables].astype(float)
     finite = finite.where(np.isfinite(finite))
@@ -92,8 +91,12 @@ def summarize(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN elements give NaN rows
         table = az.summary(
-            idata, group="posterior_predictive", kind="stats", hdi_prob=hdi_prob,
-            skipna=True, round_to="none",
+            idata,
+            group="posterior_predictive",
+            kind="stats",
+            hdi_prob=hdi_prob,
+            skipna=True,
+            round_to="none",
         )
     lo_col, hi_col = [c for c in table.columns if c.startswith("hdi_")]
     rows = []
@@ -102,9 +105,12 @@ def summarize(
         da = ds[name]
         other = [d for d in da.dims if d != SAMPLE_DIM]
         for idx in np.ndindex(*[da.sizes[d] for d in other]):
-            index = {d: da[d].values[i] if d in da.coords else i for d, i in zip(other, idx)}
+            index = {
+                d: da[d].values[i] if d in da.coords else i
+                for d, i in zip(other, idx, strict=True)
+            }
             key = _label(name, index)
-            values = np.asarray(da.isel(dict(zip(other, idx))).values, dtype=float)
+            values = np.asarray(da.isel(dict(zip(other, idx, strict=True))).values, dtype=float)
             stats = table.loc[key]
             rows.append(
                 {
@@ -122,11 +128,12 @@ def summarize(
     return pd.DataFrame(rows).set_index("name")
 
 
-def _fmt(value: float) -> str:
+def format_value(value: float, digits: int = 4) -> str:
+    """A number for a table: ``digits`` significant digits, ∞ and — for non-finite."""
     if isinstance(value, float):
         if not np.isfinite(value):
             return "∞" if value == np.inf else ("−∞" if value == -np.inf else "—")
-        return f"{value:.5g}"
+        return f"{value:.{digits}g}"
     return str(value)
 
 
@@ -136,8 +143,15 @@ def summary_markdown(table: pd.DataFrame, hdi_prob: float = 0.9) -> str:
     head = ["quantity", "units", "mean", "sd", f"{pct} HDI low", f"{pct} HDI high", "P(∞)"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, row in table.iterrows():
-        cells = [name, row["units"], _fmt(row["mean"]), _fmt(row["sd"]), _fmt(row["hdi_low"]),
-                 _fmt(row["hdi_high"]), _fmt(row["p_inf"])]
+        cells = [
+            name,
+            row["units"],
+            format_value(row["mean"]),
+            format_value(row["sd"]),
+            format_value(row["hdi_low"]),
+            format_value(row["hdi_high"]),
+            format_value(row["p_inf"]),
+        ]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     return "\n".join(lines) + "\n"
 

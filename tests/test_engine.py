@@ -1,0 +1,127 @@
+"""The ensemble engine: end to end on a small volume, determinism, persistence, resume."""
+
+import numpy as np
+import pytest
+import tifffile
+import xarray as xr
+
+from uqtwin.data import DEMO_VOLUME
+from uqtwin.engine.config import config_from_dict
+from uqtwin.engine.pipeline import run, sample_seed
+from uqtwin.engine.store import SampleStore
+from uqtwin.errors import UqtwinInputError
+from uqtwin.io import read_volume, write_volume
+from uqtwin.results.dataset import open_results
+from uqtwin.results.schema import schema_problems
+
+
+@pytest.fixture(scope="module")
+def small_volume(tmp_path_factory):
+    """A 24³ crop of the shipped demo tomogram, anisotropic spacing, as a TIFF."""
+    vol = read_volume(DEMO_VOLUME)
+    crop = vol.isel(z=slice(0, 24), y=slice(0, 24), x=slice(0, 24))
+    path = tmp_path_factory.mktemp("vol") / "small.tif"
+    write_volume(crop.copy(data=crop.values).assign_attrs(spacing=(0.78, 0.39, 0.39)), path)
+    return path
+
+
+def _cfg(volume, out, **sampler):
+    return config_from_dict({
+        "input": {"path": str(volume)},
+        "denoise": {"enabled": False},
+        "sampler": {"n_samples": 6, "seed": 3, **sampler},
+        "quantities": {"names": ["volume_fraction"]},
+        "output": {"path": str(out / "results.nc")},
+    })
+
+
+def _same(a: xr.Dataset, b: xr.Dataset) -> None:
+    attrs_a = {k: v for k, v in a.attrs.items() if k not in ("created", "config")}
+    attrs_b = {k: v for k, v in b.attrs.items() if k not in ("created", "config")}
+    xr.testing.assert_identical(a.assign_attrs(attrs_a).drop_attrs(deep=False).assign_attrs(attrs_a),
+                                b.drop_attrs(deep=False).assign_attrs(attrs_b))
+
+
+def test_end_to_end_results_follow_schema(small_volume, tmp_path):
+    ds = run(_cfg(small_volume, tmp_path))
+    on_disk = open_results(tmp_path / "results.nc")
+    assert schema_problems(on_disk) == []
+    assert on_disk.sizes["sample"] == 6
+    assert list(on_disk.phase.values) == ["pore", "binder", "active"]
+    vf = on_disk.volume_fraction
+    assert vf.attrs["units"] == "1" and vf.attrs["long_name"]
+    np.testing.assert_allclose(vf.sum("phase"), 1.0)
+    np.testing.assert_allclose(on_disk.attrs["spacing"], (0.78, 0.39, 0.39), rtol=1e-6)
+    assert on_disk.attrs["length_unit"] == "um"
+    assert len(on_disk.attrs["input_sha256"]) == 64
+    assert on_disk.sample_seed.values.tolist() == [sample_seed(3, i) for i in range(6)]
+    # samples differ (the ensemble is not a copy of one segmentation)
+    assert np.ptp(ds.volume_fraction.sel(phase="binder").values) > 0
+
+
+def test_same_seed_same_numbers_whatever_the_workers(small_volume, tmp_path):
+    one = run(_cfg(small_volume, tmp_path / "a").replace(
+        engine=_cfg(small_volume, tmp_path).engine.__class__(workers=1)))
+    two = run(_cfg(small_volume, tmp_path / "b").replace(
+        engine=_cfg(small_volume, tmp_path).engine.__class__(workers=2)))
+    _same(one, two)
+    other = run(_cfg(small_volume, tmp_path / "c", seed=4))
+    assert not np.array_equal(one.volume_fraction.values, other.volume_fraction.values)
+
+
+def test_interrupted_run_resumes_to_identical_results(small_volume, tmp_path):
+    reference = run(_cfg(small_volume, tmp_path / "ref"))
+    cfg = _cfg(small_volume, tmp_path / "cut")
+
+    def stop_after_three(done, total):
+        if done == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run(cfg.replace(engine=cfg.engine.__class__(workers=1)), progress=stop_after_three)
+    store = SampleStore.for_output(cfg.output.path)
+    assert len(store.finished()) == 3  # the finished samples survived the interruption
+    with pytest.raises(UqtwinInputError, match="--resume"):
+        run(cfg)
+    resumed = run(cfg, resume=True)
+    _same(resumed, reference)
+    assert open_results(cfg.output.path).attrs["created"] == store.manifest()["created"]
+
+
+def test_resume_refuses_a_different_run(small_volume, tmp_path):
+    cfg = _cfg(small_volume, tmp_path)
+    run(cfg)
+    with pytest.raises(UqtwinInputError, match="different run"):
+        run(_cfg(small_volume, tmp_path, seed=99), resume=True)
+
+
+def test_resume_extends_the_ensemble(small_volume, tmp_path):
+    cfg = _cfg(small_volume, tmp_path / "grow")
+    run(cfg.replace(sampler=cfg.sampler.__class__(n_samples=3, seed=3)))
+    grown = run(cfg, resume=True)
+    direct = run(_cfg(small_volume, tmp_path / "direct"))
+    _same(grown, direct)
+
+
+def test_labels_with_no_phase_named_for_them(tmp_path):
+    grey = np.zeros((8, 8, 8), np.uint8)
+    grey[:4] = 200
+    path = tmp_path / "g.tif"
+    tifffile.imwrite(path, grey)
+    cfg = config_from_dict({"input": {"path": str(path), "spacing": [1, 1, 1]},
+                            "denoise": {"enabled": False},
+                            "phases": {"names": ["pore", "binder", "active"]},
+                            "sampler": {"n_samples": 2},
+                            "quantities": {"names": ["volume_fraction"]},
+                            "output": {"path": str(tmp_path / "r.nc")}})
+    with pytest.raises(UqtwinInputError):
+        run(cfg)
+
+
+def test_distributed_cluster_gives_the_same_numbers(small_volume, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    local = run(_cfg(small_volume, tmp_path / "local"))
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster:
+        remote = run(_cfg(small_volume, tmp_path / "dist"), scheduler=cluster.scheduler_address)
+    _same(local, remote)

@@ -1,0 +1,257 @@
+"""Entry points: :func:`read_volume` and :func:`write_volume` dispatch on the format."""
+
+from __future__ import annotations
+
+import glob
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from uqtwin.errors import VolumeError
+from uqtwin.io._common import fail, native, resolve_spacing, sha256_of
+from uqtwin.io.hdf5 import read_hdf5, write_hdf5
+from uqtwin.io.npy import read_npy, write_npy
+from uqtwin.io.raw import read_raw, write_raw
+from uqtwin.io.tiff import (
+    SLICE_SUFFIXES,
+    read_tiff,
+    read_tiff_slices,
+    slice_files,
+    write_tiff,
+    write_tiff_slices,
+)
+from uqtwin.io.zarrstore import read_zarr, write_zarr
+from uqtwin.volume import check_array, make_volume, spacing_of, unit_of
+
+#: Formats :func:`read_volume` understands.
+FORMATS = ("tiff", "tiff-slices", "hdf5", "zarr", "npy", "raw")
+
+#: File suffixes (lower case) and the format they imply.
+EXTENSIONS = {
+    ".tif": "tiff", ".tiff": "tiff",
+    ".h5": "hdf5", ".hdf5": "hdf5", ".he5": "hdf5", ".nxs": "hdf5",
+    ".zarr": "zarr",
+    ".npy": "npy",
+    ".raw": "raw", ".bin": "raw", ".vol": "raw",
+}
+
+#: Files whose presence marks a folder as a zarr store (v2 array/group, v3).
+_ZARR_MARKERS = (".zarray", ".zgroup", "zarr.json")
+
+
+def _is_glob(path: str) -> bool:
+    return glob.has_magic(path)
+
+
+def infer_format(path: str | Path) -> str:
+    """Guess the format of a path from its extension (or, for a folder, its content).
+
+    Parameters
+    ----------
+    path : path-like
+        A file, a folder (zarr store or TIFF slices) or a glob pattern (TIFF slices).
+
+    Returns
+    -------
+    str
+        One of :data:`FORMATS`.
+
+    Raises
+    ------
+    VolumeError
+        When the path does not exist or the extension is not known.
+    """
+    p = Path(path)
+    if _is_glob(str(path)) and not p.exists():
+        return "tiff-slices"
+    if not p.exists():
+        raise fail(p, f"no such file: {p}")
+    suffix = p.suffix.lower()
+    if p.is_dir():
+        if suffix == ".zarr" or any((p / m).exists() for m in _ZARR_MARKERS):
+            return "zarr"
+        if any(f.suffix.lower() in SLICE_SUFFIXES for f in p.iterdir()):
+            return "tiff-slices"
+        raise fail(p, "folder is neither a zarr store nor a folder of TIFF slices; pass "
+                      "format=...")
+    if suffix in EXTENSIONS:
+        return EXTENSIONS[suffix]
+    raise fail(p, f"unknown format: cannot tell the format from extension {suffix!r}; pass "
+                  f"format= one of {', '.join(FORMATS)}")
+
+
+def read_volume(
+    path: str | Path,
+    format: str | None = None,
+    *,
+    spacing: Sequence[float] | float | None = None,
+    unit: str | None = None,
+    dataset: str | None = None,
+    shape: Sequence[int] | None = None,
+    dtype: Any = None,
+    byte_order: str = "little",
+    offset: int = 0,
+) -> xr.DataArray:
+    """Read a 3-D image file as a volume with voxel spacing and provenance.
+
+    Parameters
+    ----------
+    path : path-like
+        A file; a folder of TIFF slices or a glob pattern (``"scan/slice_*.tif"``) for
+        ``"tiff-slices"``; a store folder for ``"zarr"``.
+    format : {"tiff", "tiff-slices", "hdf5", "zarr", "npy", "raw"}, optional
+        Inferred from the extension when omitted: .tif/.tiff, .h5/.hdf5/.he5/.nxs, .zarr,
+        .npy, .raw/.bin/.vol; a folder of TIFFs or a glob pattern is ``"tiff-slices"``.
+    spacing : float or sequence of 3 floats, optional
+        Voxel size (z, y, x) in ``unit``. Wins over the file's metadata; when the two
+        disagree a :class:`~uqtwin.io.SpacingWarning` names both. When neither gives a
+        spacing it is 1 along each axis with unit ``"voxel"``, with a warning.
+    unit : str, optional
+        Length unit (``"um"``, ``"nm"``, ``"mm"``, ``"m"``; aliases such as ``"micron"``).
+        With ``spacing``: the unit of that spacing (default: the file's unit, else um).
+        Without: the unit in which to express the file's spacing (converted).
+    dataset : str, optional
+        HDF5 dataset or zarr array path inside the file. Optional when the file holds
+        exactly one 3-D array.
+    shape : sequence of 3 ints, optional
+        (nz, ny, nx) of a raw file (required for ``"raw"``).
+    dtype : numpy dtype or str, optional
+        Element type of a raw file (required for ``"raw"``).
+    byte_order : {"little", "big"}
+        Byte order of a raw file.
+    offset : int
+        Header bytes to skip in a raw file.
+
+    Returns
+    -------
+    xarray.DataArray
+        Dims ``("z", "y", "x")`` named ``"grey"``, native byte order, coords in ``unit``;
+        ``attrs``: ``spacing`` (tuple, in ``unit``), ``unit``, ``source`` (the path),
+        ``format`` and ``sha256`` (of the file; for a folder or store, over its files in
+        sorted order, see :func:`sha256_of`).
+
+    Raises
+    ------
+    VolumeError
+        Missing file, unknown format, truncated or corrupted file, data that is not 3-D
+        or holds NaN, multi-channel TIFF, missing HDF5 dataset or zarr array, raw without
+        shape/dtype or of the wrong size, TIFF slices of unequal shape, bad spacing.
+
+    Notes
+    -----
+    HDF5 and zarr arrays are read whole into memory.
+    """
+    fmt = infer_format(path) if format is None else str(format).lower()
+    if fmt not in FORMATS:
+        raise fail(path, f"unknown format {format!r}; use one of {', '.join(FORMATS)}")
+    p = Path(path)
+    files: list[Path] | None = None
+    if fmt == "tiff-slices":
+        if not (p.exists() or _is_glob(str(path))):
+            raise fail(p, f"no such file: {p}")
+        files = slice_files(p)
+    elif not p.exists():
+        raise fail(p, f"no such file: {p}")
+    elif fmt != "zarr" and not p.is_file():
+        raise fail(p, f"is a folder, not a {fmt} file")
+
+    if fmt == "tiff":
+        arr, meta = read_tiff(p)
+    elif fmt == "tiff-slices":
+        assert files is not None
+        arr, meta = read_tiff_slices(files, p)
+    elif fmt == "hdf5":
+        arr, meta = read_hdf5(p, dataset)
+    elif fmt == "zarr":
+        arr, meta = read_zarr(p, dataset)
+    elif fmt == "npy":
+        arr, meta = read_npy(p)
+    else:
+        arr, meta = read_raw(p, shape, dtype, byte_order, offset)
+
+    try:
+        # Checked before the spacing so a NaN file fails without a spacing warning first.
+        arr = native(check_array(arr, name=f"{p} ({fmt})"))
+    except VolumeError as exc:
+        msg = str(exc)
+        raise VolumeError(msg if str(p) in msg else f"{p}: {msg}") from None
+    sp, u = resolve_spacing(p, meta, spacing, unit)
+    provenance = {
+        "source": str(path),
+        "format": fmt,
+        "sha256": sha256_of(files) if files is not None else sha256_of(p),
+    }
+    try:
+        return make_volume(arr, sp, u, name="grey", attrs=provenance)
+    except VolumeError as exc:
+        raise fail(p, str(exc)) from None
+
+
+def write_volume(
+    volume: xr.DataArray,
+    path: str | Path,
+    format: str | None = None,
+    *,
+    dataset: str = "volume",
+    byte_order: str = "little",
+) -> Path:
+    """Write a volume so that :func:`read_volume` gives the same array (and spacing) back.
+
+    Parameters
+    ----------
+    volume : xarray.DataArray
+        A volume from :func:`uqtwin.volume.make_volume` (dims z, y, x; attrs spacing, unit).
+    path : path-like
+        Target file (or folder, for ``"zarr"`` and ``"tiff-slices"``); overwritten.
+    format : {"tiff", "tiff-slices", "hdf5", "zarr", "npy", "raw"}, optional
+        Inferred from the extension when omitted (a path without suffix cannot be).
+    dataset : str
+        HDF5 dataset / zarr array path. For zarr, ``dataset=""`` writes a bare array at
+        the store root instead of a group.
+    byte_order : {"little", "big"}
+        Byte order of a raw file.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Notes
+    -----
+    What keeps the spacing: tiff (ImageJ calibration: z ``spacing``, x/y resolution, unit
+    ``micron`` for um; dtypes ImageJ cannot hold are written as a plain TIFF with a JSON
+    description), tiff-slices (each slice calibrated), hdf5 and zarr (attributes
+    ``spacing`` and ``unit``). npy and raw store the array only: pass the spacing to
+    :func:`read_volume` again.
+    """
+    p = Path(path)
+    if format is None:
+        suffix = p.suffix.lower()
+        if suffix not in EXTENSIONS:
+            raise fail(p, f"unknown format: cannot tell the format from extension {suffix!r}; "
+                          f"pass format= one of {', '.join(FORMATS)}")
+        fmt = EXTENSIONS[suffix]
+    else:
+        fmt = str(format).lower()
+    if fmt not in FORMATS:
+        raise fail(p, f"unknown format {format!r}; use one of {', '.join(FORMATS)}")
+    if volume.dims != ("z", "y", "x"):
+        raise VolumeError(f"cannot write {p}: volume dims are {volume.dims}, not (z, y, x)")
+    arr = check_array(np.asarray(volume.values))
+    sp, u = spacing_of(volume), unit_of(volume)
+    if fmt == "tiff":
+        write_tiff(arr, p, sp, u)
+    elif fmt == "tiff-slices":
+        write_tiff_slices(arr, p, sp, u)
+    elif fmt == "hdf5":
+        write_hdf5(arr, p, sp, u, dataset)
+    elif fmt == "zarr":
+        write_zarr(arr, p, sp, u, dataset or None)
+    elif fmt == "npy":
+        write_npy(arr, p)
+    else:
+        write_raw(arr, p, byte_order)
+    return p
