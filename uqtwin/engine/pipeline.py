@@ -81,7 +81,7 @@ def posteriors_from_volume(
                              patch_distance=d.patch_distance, poisson=d.poisson)
     log("fitting the Gaussian mixture")
     model = fit_mixture(volume, len(cfg.phases.names), seed=cfg.sampler.seed,
-                        max_samples=cfg.segment.max_fit_voxels)
+                        max_samples=cfg.segment.max_fit_voxels, phases=cfg.phases.names)
     log("computing per-voxel phase posteriors")
     post = phase_posteriors(volume, model, phases=cfg.phases.names)
     return post, model.to_dict()
