@@ -25,6 +25,8 @@ DATA_DIR = Path(__file__).resolve().parent
 DEMO_VOLUME = DATA_DIR / "demo_electrode.tif"
 DEMO_TRUTH = DATA_DIR / "demo_electrode_truth.tif"
 DEMO_PHASES = ("pore", "binder", "active")
+#: Material cards of the demo's phases (NMC cathode with carbon-binder, liquid electrolyte).
+DEMO_MATERIALS = {"pore": "electrolyte", "binder": "carbon_binder", "active": "nmc111"}
 
 
 def demo_config(
@@ -37,7 +39,7 @@ def demo_config(
     return check_config(
         RunConfig(
             input=InputConfig(path=str(DEMO_VOLUME), format="tiff"),
-            phases=PhasesConfig(names=DEMO_PHASES),
+            phases=PhasesConfig(names=DEMO_PHASES, materials=DEMO_MATERIALS),
             sampler=SamplerConfig(n_samples=n_samples, seed=seed),
             quantities=QuantitiesConfig(names=tuple(QUANTITIES)),
             engine=EngineConfig(workers=workers),

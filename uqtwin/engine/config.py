@@ -38,9 +38,15 @@ class InputConfig:
 
 @dataclass(frozen=True)
 class PhasesConfig:
-    """``[phases]``: phase names, in order of increasing grey value."""
+    """``[phases]``: phase names, in order of increasing grey value, and their materials.
+
+    ``materials`` maps a phase name to a material card in ``models/materials/`` (file stem,
+    e.g. ``{active = "nmc111", binder = "carbon_binder", pore = "electrolyte"}``); quantities
+    that need material properties (conductivities) read them from there.
+    """
 
     names: tuple[str, ...] = ("pore", "binder", "active")
+    materials: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -243,6 +249,7 @@ def _resolve_paths(cfg: RunConfig, base_dir: str | Path | None) -> RunConfig:
 
 def check_config(cfg: RunConfig) -> RunConfig:
     """Check values that single-field typing cannot: ranges, choices, cross-references."""
+    from uqtwin.materials import load_material
     from uqtwin.quantities.registry import check_options, get_quantity
 
     inp = cfg.input
@@ -257,6 +264,14 @@ def check_config(cfg: RunConfig) -> RunConfig:
     names = cfg.phases.names
     if len(names) < 2 or len(set(names)) != len(names):
         raise ConfigError(f"[phases] names must be at least 2 unique names, got {list(names)}")
+    if not isinstance(cfg.phases.materials, Mapping):
+        raise ConfigError("[phases] materials must be a table of phase = \"card name\"")
+    for phase, card in cfg.phases.materials.items():
+        if phase not in names:
+            raise ConfigError(f"[phases] materials names phase {phase!r}, not one of {list(names)}")
+        if not isinstance(card, str):
+            raise ConfigError(f"[phases] materials.{phase} must be a card name, got {card!r}")
+        load_material(card)
     s = cfg.sampler
     if s.kind not in SAMPLERS:
         raise ConfigError(f"[sampler] kind {s.kind!r} is not one of {', '.join(SAMPLERS)}")

@@ -132,8 +132,11 @@ def evaluate_sample(
     cfg: RunConfig,
 ) -> tuple[int, xr.Dataset]:
     """Stages 4–5 for one sample: draw it, compute its quantities. Picklable for dask."""
+    from uqtwin.materials import load_material
+
     labels = draw_sample(posteriors, seed, cfg.sampler, cfg.segment)
-    ms = Microstructure(labels, tuple(spacing), unit, tuple(phases))
+    materials = {p: load_material(card) for p, card in cfg.phases.materials.items()}
+    ms = Microstructure(labels, tuple(spacing), unit, tuple(phases), materials)
     q = cfg.quantities
     ds = compute_quantities(ms, q.names, phases=q.phases, options=q.options)
     ds["sample_seed"] = xr.DataArray(np.int64(seed), attrs={

@@ -43,6 +43,9 @@ class Output:
         Short human-readable name (used in tables and plots).
     description : str
         What it is and how it is computed (goes into the schema).
+    diagnostic : bool
+        True for solver diagnostics and auxiliary outputs (iterations, residuals,
+        eigenvectors) that are kept in the results but left out of the summary table.
     """
 
     name: str
@@ -50,6 +53,7 @@ class Output:
     units: str
     long_name: str
     description: str = ""
+    diagnostic: bool = False
 
     def units_for(self, length_unit: str) -> str:
         """Units with the length unit filled in."""
@@ -129,6 +133,7 @@ def check_outputs(quantity: Quantity, values: Mapping[str, xr.DataArray], ms: Mi
             "long_name": spec.long_name,
             "description": spec.description,
             "quantity": quantity.name,
+            "role": "diagnostic" if spec.diagnostic else "quantity",
         }
         out[name] = da
     return out

@@ -15,11 +15,15 @@ import xarray as xr
 
 from uqtwin.errors import ConfigError
 from uqtwin.microstructure import Microstructure
-from uqtwin.quantities import volume_fraction
+from uqtwin.quantities import surface_area, transport, volume_fraction
 from uqtwin.quantities.base import Quantity, check_outputs
 
 _ENTRIES: tuple[Quantity, ...] = (
     volume_fraction.QUANTITY,
+    surface_area.QUANTITY,
+    transport.TORTUOSITY,
+    transport.DIFFUSIVITY,
+    transport.CONDUCTIVITY,
 )
 
 QUANTITIES: Mapping[str, Quantity] = MappingProxyType({q.name: q for q in _ENTRIES})

@@ -96,6 +96,7 @@ def build_schema() -> dict[str, Any]:
                 "long_name": out.long_name,
                 "description": out.description,
                 "quantity": quantity.name,
+                "role": "diagnostic" if out.diagnostic else "quantity",
             }
     return {
         "schema_version": SCHEMA_VERSION,

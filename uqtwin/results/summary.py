@@ -35,6 +35,8 @@ def ensemble_variables(ds: xr.Dataset, max_elements: int = 64) -> list[str]:
     for name, da in ds.data_vars.items():
         if SAMPLE_DIM not in da.dims or da.dtype.kind not in "biuf" or name == "sample_seed":
             continue
+        if da.attrs.get("role") == "diagnostic":
+            continue
         if da.size // max(da.sizes[SAMPLE_DIM], 1) <= max_elements:
             names.append(str(name))
     return names
@@ -71,7 +73,8 @@ def summarize(
         Probability mass of the highest-density interval (default 0.9).
     variables : sequence of str, optional
         Variables to summarise (default: every numeric ensemble variable with at most 64
-        values per sample; size distributions over many bins are left to the plots).
+        values per sample that is not a diagnostic; size distributions over many bins are
+        left to the plots).
 
     Returns
     -------

@@ -1,0 +1,176 @@
+"""Known answers of the finite-volume diffusion solver (uqtwin.solvers)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from uqtwin.solvers import SolverOptions, connected_to_faces, effective_tensor, solve_axis
+
+TIGHT = SolverOptions(flux_tol=1e-8, change_tol=1e-8)
+
+
+@pytest.mark.parametrize("axis", [0, 1, 2])
+def test_straight_channel_has_tau_one(axis):
+    k = np.zeros((12, 14, 16))
+    sl = [slice(3, 7)] * 3
+    sl[axis] = slice(None)
+    k[tuple(sl)] = 1.0
+    s = solve_axis(k, (1.0, 1.0, 1.0), axis, options=TIGHT)
+    eps = k.mean()
+    assert s.percolates and s.converged
+    assert eps / s.effective[axis] == pytest.approx(1.0, abs=1e-6)
+    # no flux sideways in a straight channel
+    assert np.abs(np.delete(s.effective, axis)).max() < 1e-6
+
+
+def test_blocked_channel_does_not_percolate():
+    k = np.zeros((12, 12, 12))
+    k[:, 4:8, 4:8] = 1.0
+    k[-1] = 0.0  # blocked at the outlet face
+    s = solve_axis(k, (1.0, 1.0, 1.0), 0)
+    assert not s.percolates
+    assert "no 6-connected path" in s.reason
+    assert np.all(s.effective == 0.0)
+    # still open sideways? no: the channel touches no y face
+    assert not solve_axis(k, (1.0, 1.0, 1.0), 1).percolates
+
+
+def test_empty_phase_does_not_percolate():
+    s = solve_axis(np.zeros((4, 4, 4)), (1.0, 1.0, 1.0), 2)
+    assert not s.percolates and s.reason == "the phase is empty"
+
+
+def test_layers_series_and_parallel():
+    k = np.ones((20, 16, 18))
+    k[:10] = 10.0  # two layers normal to z, equal thickness
+    t = effective_tensor(k, (1.0, 1.0, 1.0), options=TIGHT)
+    assert t.tensor[0, 0] == pytest.approx(2.0 / (1.0 / 10.0 + 1.0), rel=1e-6)  # 1.8181...
+    assert t.tensor[1, 1] == pytest.approx(5.5, rel=1e-6)
+    assert t.tensor[2, 2] == pytest.approx(5.5, rel=1e-6)
+    assert np.abs(t.tensor - np.diag(np.diag(t.tensor))).max() < 1e-5
+
+
+def test_taufactor_staircase_strip():
+    # tests/test_taufactor.py::test_solver_on_slanted_strip_of_ones (TauFactor >= 1.1)
+    n = 20
+    img = np.zeros((n, n + 1, n + 1))
+    for i in range(n):
+        img[i, i:i + 2, i:i + 2] = 1
+    s = solve_axis(img, (1.0, 1.0, 1.0), 0)
+    assert img.mean() / s.effective[0] == pytest.approx(7.51667, rel=1e-3)
+
+
+def _random_medium(shape, seed, porosity=0.6):
+    from scipy import ndimage
+
+    rng = np.random.default_rng(seed)
+    noise = ndimage.gaussian_filter(rng.standard_normal(shape), 1.0, mode="wrap")
+    return (noise < np.quantile(noise, porosity)).astype(float)
+
+
+def test_inflow_equals_outflow():
+    k = _random_medium((24, 24, 24), 1)
+    opts = SolverOptions(flux_tol=1e-6, change_tol=1e-6)
+    for axis in range(3):
+        s = solve_axis(k, (1.0, 1.0, 1.0), axis, options=opts)
+        assert s.converged
+        assert abs(s.flux_in - s.flux_out) <= 1e-6 * s.flux_in
+        assert s.flux_mismatch <= 1e-6
+
+
+def test_dead_ends_and_islands_do_not_change_the_answer():
+    k = _random_medium((20, 20, 20), 2)
+    keep = connected_to_faces(k > 0, 0)
+    assert keep.sum() < (k > 0).sum()  # there is something to remove
+    full = solve_axis(k, (1.0, 1.0, 1.0), 0, options=TIGHT)
+    trimmed = solve_axis(np.where(keep, k, 0.0), (1.0, 1.0, 1.0), 0, options=TIGHT)
+    assert full.effective[0] == pytest.approx(trimmed.effective[0], rel=1e-6)
+    assert full.active_fraction == pytest.approx(keep.mean())
+
+
+def test_anisotropic_spacing_matches_resampled_geometry():
+    base = _random_medium((8, 8, 8), 3, porosity=0.7)
+    errors = []
+    for r in (1, 2, 4):
+        # the same physical geometry: voxels 1/r x 1/2r x 1/2r and 1/2r x 1/2r x 1/2r
+        aniso = np.kron(base, np.ones((r, 2 * r, 2 * r)))
+        iso = np.kron(base, np.ones((2 * r, 2 * r, 2 * r)))
+        ta = solve_axis(aniso, (2.0, 1.0, 1.0), 0).effective[0]
+        ti = solve_axis(iso, (1.0, 1.0, 1.0), 0).effective[0]
+        errors.append(abs(ta - ti) / ti)
+    assert errors[-1] < errors[0]
+    assert errors[-1] < 0.02
+
+
+def test_anisotropic_spacing_exact_for_layers():
+    k = np.ones((6, 5, 7))
+    k[3:] = 4.0
+    t = effective_tensor(k, (2.0, 0.5, 1.5), options=TIGHT).tensor
+    assert t[0, 0] == pytest.approx(2.0 / (1.0 + 0.25), rel=1e-6)
+    assert t[1, 1] == pytest.approx(2.5, rel=1e-6)
+    assert t[2, 2] == pytest.approx(2.5, rel=1e-6)
+
+
+def test_contact_resistance_two_cubes_in_series():
+    n = 6
+    k = np.full((2 * n, n, n), 2.0)  # S/m
+    particles = np.ones(k.shape, dtype=np.int32)
+    particles[n:] = 2
+    h = 0.5
+    rc = 0.7  # area-specific, units length / [k]
+    s = solve_axis(k, (h, h, h), 0, particles=particles, contact_resistance=rc, options=TIGHT)
+    length = 2 * n * h
+    assert s.effective[0] == pytest.approx(length / (length / 2.0 + rc), rel=1e-6)
+    # faces parallel to the contact plane see no contact
+    s1 = solve_axis(k, (h, h, h), 1, particles=particles, contact_resistance=rc, options=TIGHT)
+    assert s1.effective[1] == pytest.approx(2.0, rel=1e-6)
+
+
+def _tilted_laminate(w):
+    n = 12 * w
+    y, x = np.mgrid[0:n, 0:n]
+    layer = ((x + y) // w) % 2  # 45 degree layers in the (y, x) plane, thickness w/sqrt 2
+    k = np.where(layer == 0, 1.0, 0.1)[None].repeat(2, axis=0)
+    return effective_tensor(k, (1.0, 1.0, 1.0), options=SolverOptions(periodic=(True,) * 3))
+
+
+def test_tilted_laminate_off_diagonal_and_principal_axes():
+    ser, par = 2.0 / (1.0 + 10.0), 0.55  # continuum laminate: across and along the layers
+    expected_off = (ser - par) / 2.0  # -0.184: D = R diag(par, ser) R^T at 45 degrees
+    errors = []
+    for w in (4, 8):
+        t = _tilted_laminate(w)
+        d = t.tensor
+        assert d[1, 1] == pytest.approx(d[2, 2], rel=1e-4)
+        assert d[1, 2] == pytest.approx(d[2, 1], rel=1e-3)
+        assert d[0, 0] == pytest.approx(par, rel=1e-4)  # along z: parallel to every layer
+        assert abs(d[0, 1]) < 1e-5 and abs(d[0, 2]) < 1e-5
+        # principal axes: across the layers (1, 1)/sqrt 2 has the smallest eigenvalue
+        v = t.principal_axes[:, int(np.argmin(t.eigenvalues))]
+        assert abs(v[0]) < 1e-4 and abs(abs(v[1]) - abs(v[2])) < 1e-3 and v[1] * v[2] > 0
+        assert min(t.eigenvalues) == pytest.approx(ser, rel=0.05)
+        errors.append(abs(d[1, 2] - expected_off))
+    # the staircase discretisation of the interfaces is an O(1/w) error in the off-diagonal
+    assert errors[1] < 0.6 * errors[0]
+    assert errors[1] < 0.15 * abs(expected_off)
+
+
+def test_warm_start_reproduces_the_cold_answer():
+    k = _random_medium((24, 24, 24), 4)
+    cold = solve_axis(k, (1.0, 1.0, 1.0), 0, keep_potential=True)
+    k2 = k.copy()
+    k2[10:12, 10:12, 10:12] = 1.0 - k2[10:12, 10:12, 10:12]
+    ref = solve_axis(k2, (1.0, 1.0, 1.0), 0, options=TIGHT).effective[0]
+    warm = solve_axis(k2, (1.0, 1.0, 1.0), 0, x0=cold.potential)
+    assert warm.effective[0] == pytest.approx(ref, rel=1e-4)
+    assert warm.iterations <= cold.iterations
+
+
+@pytest.mark.slow
+def test_tf_electrode_pore_axis0(tf_electrode):
+    k = (tf_electrode == 0).astype(np.float32)
+    s = solve_axis(k, (1.0, 1.0, 1.0), 0)
+    tau = k.mean() / s.effective[0]
+    assert tau == pytest.approx(2.0772, rel=3e-3)
+    assert s.converged and s.flux_mismatch < 1e-5

@@ -1,0 +1,440 @@
+"""Pore size distribution: continuous local thickness and face-accessible (intrusion) size.
+
+Local thickness
+    The local thickness (diameter) at a pore voxel x is twice the radius of the largest
+    ball that fits in the pore and covers x (Hildebrand & Rüegsegger, J. Microsc. 185
+    (1997) 67). Ball centres and radii come from the exact Euclidean distance transform
+    with per-axis sampling (:func:`scipy.ndimage.distance_transform_edt`,
+    ``sampling=spacing``), so anisotropic voxels give physical sizes. A ball of radius
+    dt(c) centred on c covers the voxels at distance < dt(c) (strict: never a solid
+    voxel); dt is measured to the nearest solid voxel centre, as in PoreSpy and BoneJ. The
+    box sides are not walls.
+
+Intrusion (porosimetry-like) size
+    The size at which a non-wetting fluid entering from one box face reaches x: the
+    largest r such that x is covered by a ball of radius r whose centre is joined to the
+    inlet face by a 26-connected path of centres with dt ≥ r. This is PoreSpy's
+    ``porosimetry`` without its radius bins: the accessibility radius of every centre
+    (the widest-path, or bottleneck, radius to the inlet) is computed exactly by a
+    union–find over the pore voxels in descending dt order, and each centre is then
+    painted with that radius instead of its own dt. Voxels never reached (isolated
+    pores) are left out of the distribution, so it sums to the accessible fraction.
+
+Algorithm and cost
+    Painting every voxel's ball costs Σ r³; most balls lie inside a neighbour's ball
+    (dt(n) − dt(c) ≥ |n − c|) and are dropped first, which keeps about a tenth of the
+    pore voxels as centres. The remaining balls are painted with a running maximum in a
+    compiled loop (numba). Memory is a few arrays of the volume's size (no per-radius
+    stacks or FFTs, unlike PoreSpy). scikit-image and scipy have no local thickness, so
+    it is hand-written.
+
+Bins
+    All samples of an ensemble share the same bins (physical diameters): the option
+    ``bins`` (edges), else geometric edges from the smallest voxel size up to twice the
+    box diagonal with four bins per octave. Values outside the outer edges are counted in
+    the outer bins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numba
+import numpy as np
+import xarray as xr
+from scipy import ndimage as ndi
+
+from uqtwin.errors import ConfigError
+from uqtwin.microstructure import Microstructure
+from uqtwin.quantities._phases import find_phase
+from uqtwin.quantities.base import AXES, Output, Quantity
+
+#: Geometric default bins: this many per factor of two in diameter.
+BINS_PER_OCTAVE = 4
+
+
+def default_bins(shape: Sequence[int], spacing: Sequence[float]) -> np.ndarray:
+    """Geometric diameter bin edges from the smallest voxel size to twice the box diagonal.
+
+    Parameters
+    ----------
+    shape : sequence of 3 ints
+        Volume shape.
+    spacing : sequence of 3 floats
+        Voxel size along (z, y, x), in length units.
+
+    Returns
+    -------
+    ndarray of float
+        Increasing edges in length units, ratio 2^(1/4).
+    """
+    spacing = np.asarray(spacing, dtype=float)
+    lo = spacing.min()
+    hi = 2.0 * float(np.sqrt(np.sum((np.asarray(shape) * spacing) ** 2)))
+    n = int(np.ceil(BINS_PER_OCTAVE * np.log2(hi / lo)))
+    return lo * 2.0 ** (np.arange(n + 1) / BINS_PER_OCTAVE)
+
+
+def check_bins(bins: Sequence[float] | None, shape, spacing) -> np.ndarray:
+    """Validated bin edges: the given ones, or :func:`default_bins`."""
+    if bins is None:
+        return default_bins(shape, spacing)
+    edges = np.asarray(bins, dtype=float)
+    if edges.ndim != 1 or len(edges) < 2 or not np.all(np.diff(edges) > 0):
+        raise ConfigError(f"bins must be at least two increasing edges, got {list(edges)}")
+    if not np.all(np.isfinite(edges)) or edges[0] < 0:
+        raise ConfigError(f"bins must be finite and non-negative, got {list(edges)}")
+    return edges
+
+
+def binned_fractions(values: np.ndarray, weights: np.ndarray | None, edges: np.ndarray):
+    """Weighted histogram of ``values`` on ``edges``, outer values in the outer bins."""
+    idx = np.clip(np.searchsorted(edges, values, side="right") - 1, 0, len(edges) - 2)
+    return np.bincount(idx, weights=weights, minlength=len(edges) - 1).astype(float)
+
+
+def bin_coords(edges: np.ndarray, dim: str = "bin") -> dict:
+    """Coordinates of a bin dim: centres as the index, lower and upper edges alongside."""
+    return {
+        dim: 0.5 * (edges[:-1] + edges[1:]),
+        f"{dim}_lower": (dim, edges[:-1]),
+        f"{dim}_upper": (dim, edges[1:]),
+    }
+
+
+def local_thickness(mask: np.ndarray, spacing: Sequence[float] = (1.0, 1.0, 1.0)) -> np.ndarray:
+    """Continuous local thickness (diameter of the largest covering inscribed ball).
+
+    Parameters
+    ----------
+    mask : ndarray of bool, shape (nz, ny, nx)
+        The phase (e.g. pore space).
+    spacing : sequence of 3 floats
+        Voxel size along (z, y, x), in length units.
+
+    Returns
+    -------
+    ndarray of float32
+        Diameter at every voxel of ``mask`` (0 outside), in length units.
+    """
+    mask = np.asarray(mask, dtype=bool)
+    spacing_arr = np.asarray(spacing, dtype=float)
+    if not mask.any():
+        return np.zeros(mask.shape, np.float32)
+    dt = _distance(mask, spacing_arr)
+    centres, radii = _maximal_balls(dt, spacing_arr)
+    return 2.0 * _paint(mask.shape, centres, radii, spacing_arr)
+
+
+def intrusion_size(
+    mask: np.ndarray,
+    spacing: Sequence[float] = (1.0, 1.0, 1.0),
+    *,
+    face: str = "z-",
+) -> np.ndarray:
+    """Diameter at which fluid entering from ``face`` first reaches each voxel.
+
+    Parameters
+    ----------
+    mask : ndarray of bool, shape (nz, ny, nx)
+        The pore space.
+    spacing : sequence of 3 floats
+        Voxel size along (z, y, x), in length units.
+    face : str
+        Inlet face: an axis name and a side, ``"z-"`` (index 0 along z), ``"z+"``,
+        ``"y-"``, ``"y+"``, ``"x-"``, ``"x+"``.
+
+    Returns
+    -------
+    ndarray of float32
+        Intrusion diameter in length units; 0 for voxels the fluid never reaches and
+        outside ``mask``.
+    """
+    axis, side = _parse_face(face)
+    mask = np.asarray(mask, dtype=bool)
+    spacing_arr = np.asarray(spacing, dtype=float)
+    if not mask.any():
+        return np.zeros(mask.shape, np.float32)
+    dt = _distance(mask, spacing_arr)
+    access = _access_radius(dt, axis, side)
+    centres, radii = _maximal_balls(access, spacing_arr)
+    return 2.0 * _paint(mask.shape, centres, radii, spacing_arr)
+
+
+def _parse_face(face: str) -> tuple[int, int]:
+    face = str(face).strip().lower()
+    if len(face) != 2 or face[0] not in AXES or face[1] not in "+-":
+        raise ConfigError(f"face must be one of z-, z+, y-, y+, x-, x+; got {face!r}")
+    return AXES.index(face[0]), (0 if face[1] == "-" else 1)
+
+
+def _distance(mask: np.ndarray, spacing: np.ndarray) -> np.ndarray:
+    """Distance (length units) from each mask voxel to the nearest non-mask voxel centre."""
+    if mask.all():
+        # No wall anywhere: every ball is unbounded; the box diagonal bounds it instead.
+        return np.full(mask.shape, float(np.sqrt(np.sum((np.asarray(mask.shape) * spacing) ** 2))))
+    return ndi.distance_transform_edt(mask, sampling=spacing)
+
+
+def _maximal_balls(radius: np.ndarray, spacing: np.ndarray):
+    """Centres (flat indices) and radii of the balls not inside a neighbour's ball.
+
+    ``radius`` gives each voxel's ball (0: none); the ball at c lies inside the ball at a
+    neighbour n when r(n) − r(c) ≥ |n − c|, and then c need not be painted.
+    """
+    r = np.ascontiguousarray(radius, dtype=np.float64)
+    keep = _prune(r, spacing)
+    centres = np.flatnonzero(keep)
+    return centres, r.ravel()[centres]
+
+
+@numba.njit(cache=True)
+def _prune(r, spacing):  # pragma: no cover - compiled
+    nz, ny, nx = r.shape
+    keep = np.zeros(r.shape, np.bool_)
+    for z in range(nz):
+        for y in range(ny):
+            for x in range(nx):
+                rc = r[z, y, x]
+                if rc <= 0.0:
+                    continue
+                inside = False
+                for dz in range(-1, 2):
+                    zz = z + dz
+                    if zz < 0 or zz >= nz:
+                        continue
+                    for dy in range(-1, 2):
+                        yy = y + dy
+                        if yy < 0 or yy >= ny:
+                            continue
+                        for dx in range(-1, 2):
+                            xx = x + dx
+                            if xx < 0 or xx >= nx or (dz == 0 and dy == 0 and dx == 0):
+                                continue
+                            d = np.sqrt((dz * spacing[0]) ** 2 + (dy * spacing[1]) ** 2
+                                        + (dx * spacing[2]) ** 2)
+                            # Relative slack far below any lattice distance difference,
+                            # only to absorb rounding in the distance transform.
+                            if r[zz, yy, xx] - rc >= d * (1.0 - 1e-9):
+                                inside = True
+                                break
+                        if inside:
+                            break
+                    if inside:
+                        break
+                keep[z, y, x] = not inside
+    return keep
+
+
+@numba.njit(cache=True)
+def _paint(shape, centres, radii, spacing):  # pragma: no cover - compiled
+    """Running maximum of the radius of every ball covering each voxel (strictly inside)."""
+    out = np.zeros(shape, np.float32)
+    nz, ny, nx = shape
+    sz, sy, sx = spacing[0], spacing[1], spacing[2]
+    for k in range(centres.shape[0]):
+        c = centres[k]
+        cz = c // (ny * nx)
+        cy = (c // nx) % ny
+        cx = c % nx
+        rad = radii[k]
+        r2 = rad * rad
+        val = np.float32(rad)
+        ez = int(rad / sz)
+        for dz in range(-ez, ez + 1):
+            z = cz + dz
+            if z < 0 or z >= nz:
+                continue
+            rz = r2 - (dz * sz) ** 2
+            if rz <= 0.0:
+                continue
+            ey = int(np.sqrt(rz) / sy)
+            for dy in range(-ey, ey + 1):
+                y = cy + dy
+                if y < 0 or y >= ny:
+                    continue
+                ry = rz - (dy * sy) ** 2
+                if ry <= 0.0:
+                    continue
+                ex = int(np.sqrt(ry) / sx)
+                for dx in range(-ex, ex + 1):
+                    x = cx + dx
+                    if x < 0 or x >= nx or (dx * sx) ** 2 >= ry:
+                        continue
+                    if out[z, y, x] < val:
+                        out[z, y, x] = val
+    return out
+
+
+def _access_radius(dt: np.ndarray, axis: int, side: int) -> np.ndarray:
+    """Bottleneck radius from the inlet face to each voxel (0 where not connected)."""
+    order = np.argsort(-dt.ravel(), kind="stable")
+    n_pos = int(np.count_nonzero(dt))
+    return _access_union_find(
+        np.ascontiguousarray(dt, dtype=np.float64), order[:n_pos].astype(np.int64), axis, side
+    )
+
+
+@numba.njit(cache=True)
+def _find(parent, i):  # pragma: no cover - compiled
+    root = i
+    while parent[root] != root:
+        root = parent[root]
+    while parent[i] != root:
+        nxt = parent[i]
+        parent[i] = root
+        i = nxt
+    return root
+
+
+@numba.njit(cache=True)
+def _access_union_find(dt, order, axis, side):  # pragma: no cover - compiled
+    # Voxels join in descending dt; when a component first reaches the inlet at level
+    # r (the dt of the voxel just added), all its members are accessible at r, and every
+    # voxel added later to an inlet component is accessible at its own dt.
+    nz, ny, nx = dt.shape
+    n = nz * ny * nx
+    flat = dt.ravel()
+    parent = np.full(n, -1, np.int64)
+    inlet = np.zeros(n, np.bool_)
+    head = np.full(n, -1, np.int64)  # member list of each root: head, tail, next
+    tail = np.full(n, -1, np.int64)
+    nxt = np.full(n, -1, np.int64)
+    access = np.zeros(n, np.float64)
+    last = (nz, ny, nx)[axis] - 1
+    for k in range(order.shape[0]):
+        v = order[k]
+        level = flat[v]
+        parent[v] = v
+        head[v] = v
+        tail[v] = v
+        z = v // (ny * nx)
+        y = (v // nx) % ny
+        x = v % nx
+        pos = (z, y, x)[axis]
+        inlet[v] = pos == (0 if side == 0 else last)
+        if inlet[v]:
+            access[v] = level
+        for dz in range(-1, 2):
+            zz = z + dz
+            if zz < 0 or zz >= nz:
+                continue
+            for dy in range(-1, 2):
+                yy = y + dy
+                if yy < 0 or yy >= ny:
+                    continue
+                for dx in range(-1, 2):
+                    xx = x + dx
+                    if xx < 0 or xx >= nx:
+                        continue
+                    w = (zz * ny + yy) * nx + xx
+                    if parent[w] < 0 or w == v:
+                        continue
+                    a = _find(parent, v)
+                    b = _find(parent, w)
+                    if a == b:
+                        continue
+                    if inlet[a] != inlet[b]:
+                        # The non-inlet side becomes accessible now, at this level.
+                        dry = b if inlet[a] else a
+                        m = head[dry]
+                        while m >= 0:
+                            access[m] = level
+                            m = nxt[m]
+                    parent[b] = a
+                    inlet[a] = inlet[a] or inlet[b]
+                    nxt[tail[a]] = head[b]
+                    tail[a] = tail[b]
+    return access.reshape(dt.shape)
+
+
+def pore_size_distribution(
+    ms: Microstructure,
+    *,
+    phases: Sequence[str] | None = None,
+    phase: str | None = None,
+    bins: Sequence[float] | None = None,
+    intrusion_face: str = "z-",
+) -> dict[str, xr.DataArray]:
+    """Local-thickness and intrusion pore size distributions on common bins.
+
+    Parameters
+    ----------
+    ms : Microstructure
+        Labelled volume.
+    phases : sequence of str, optional
+        Unused (the outputs are not per phase); accepted for the common signature.
+    phase : str, optional
+        The pore phase (default: the phase named ``"pore"``, else the one whose material
+        card has ``kind = "pore"`` or ``"electrolyte"``).
+    bins : sequence of float, optional
+        Diameter bin edges in length units (default :func:`default_bins`).
+    intrusion_face : str
+        Inlet face of the intrusion distribution (``"z-"``: the first slice along z).
+
+    Returns
+    -------
+    dict
+        ``pore_size_distribution`` and ``pore_intrusion_distribution`` (dims ``bin``,
+        fraction of the pore volume per bin) and ``mean_pore_diameter`` (volume-weighted
+        mean local thickness, length units; NaN without pore).
+    """
+    del phases
+    index = find_phase(ms, phase, names=("pore",), kinds=("pore", "electrolyte"), role="pore")
+    edges = check_bins(bins, ms.shape, ms.spacing)
+    mask = ms.labels == index
+    n_pore = int(mask.sum())
+    coords = bin_coords(edges)
+    if n_pore == 0:
+        nan = np.full(len(edges) - 1, np.nan)
+        return {
+            "pore_size_distribution": xr.DataArray(nan, dims=("bin",), coords=coords),
+            "pore_intrusion_distribution": xr.DataArray(nan, dims=("bin",), coords=coords),
+            "mean_pore_diameter": xr.DataArray(np.nan),
+        }
+    lt = local_thickness(mask, ms.spacing)[mask]
+    intr = intrusion_size(mask, ms.spacing, face=intrusion_face)[mask]
+    intr = intr[intr > 0]
+    return {
+        "pore_size_distribution": xr.DataArray(
+            binned_fractions(lt, None, edges) / n_pore, dims=("bin",), coords=coords
+        ),
+        "pore_intrusion_distribution": xr.DataArray(
+            binned_fractions(intr, None, edges) / n_pore, dims=("bin",), coords=coords
+        ),
+        "mean_pore_diameter": xr.DataArray(float(lt.mean(dtype=np.float64))),
+    }
+
+
+QUANTITY = Quantity(
+    name="pore_size_distribution",
+    compute=pore_size_distribution,
+    outputs=(
+        Output(
+            "pore_size_distribution",
+            ("bin",),
+            "1",
+            "pore size distribution",
+            "Fraction of the pore volume whose local thickness (diameter of the largest "
+            "inscribed ball covering the voxel, exact Euclidean distance transform) falls "
+            "in each diameter bin; bin coordinate = bin centre in length units.",
+        ),
+        Output(
+            "pore_intrusion_distribution",
+            ("bin",),
+            "1",
+            "intrusion pore size distribution",
+            "Fraction of the pore volume first reached, at that ball diameter, by a "
+            "non-wetting fluid entering from the inlet face (porosimetry without radius "
+            "bins); sums to the accessible fraction.",
+        ),
+        Output(
+            "mean_pore_diameter",
+            (),
+            "{length}",
+            "mean pore diameter",
+            "Volume-weighted mean local thickness of the pore space.",
+        ),
+    ),
+    summary="pore size distribution (local thickness and intrusion) and mean pore diameter",
+)

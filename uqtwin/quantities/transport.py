@@ -1,0 +1,389 @@
+"""Transport quantities: tortuosity factor, effective diffusivity and effective conductivity.
+
+Three registered quantities share the finite-volume solver of :mod:`uqtwin.solvers`:
+
+``tortuosity_factor``
+    τ along z, y, x per phase, whether the phase percolates, and the convergence
+    diagnostics.
+``effective_diffusivity``
+    The 3 x 3 effective diffusivity tensor ``D_eff / D_bulk`` per phase (dimensionless),
+    its eigenvalues and principal axes.
+``effective_conductivity``
+    The electronic conductivity tensor (S/m) of the solid phases together, from the
+    material cards, with an optional contact resistance between particles.
+
+``tortuosity_factor`` and ``effective_diffusivity`` come from the same three solves per
+phase (one driven along each axis). When both are requested for a microstructure the
+solves are done once: the result is kept, keyed weakly on the microstructure object and
+on the options, until the microstructure is garbage-collected.
+
+Conventions (the same as TauFactor's): the phase alone conducts, with ``D_bulk = 1``;
+fixed values on the two outer faces normal to the driven axis, half a voxel outside the
+first cell centres (length ``L = n h``); insulated sides unless ``periodic``;
+``τ_ii = ε D_bulk / D_eff,ii`` with ``ε`` the total volume fraction of the phase
+(including clusters that carry no flux). PoreSpy and PuMA fix the values at the first and
+last slab centres (length ``L − h``) and PoreSpy divides by the percolating fraction;
+their τ therefore differ by up to about 1/n (0.4 % at n = 256). A direction without a
+6-connected path through the phase gives ``τ = inf``, ``percolates = False`` and a
+:class:`NonPercolatingWarning` naming the phase and axis.
+"""
+
+from __future__ import annotations
+
+import warnings
+import weakref
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import xarray as xr
+
+from uqtwin.errors import PhaseError
+from uqtwin.materials import property_value
+from uqtwin.microstructure import Microstructure
+from uqtwin.quantities.base import AXES, Output, Quantity
+from uqtwin.solvers import SolverOptions, effective_tensor
+from uqtwin.volume import unit_scale
+
+__all__ = [
+    "NonPercolatingWarning",
+    "effective_conductivity",
+    "effective_diffusivity",
+    "particle_labels",
+    "tortuosity_factor",
+]
+
+PRINCIPAL = (0, 1, 2)
+
+
+class NonPercolatingWarning(UserWarning):
+    """A phase has no connected path between the two faces of an axis (τ = ∞)."""
+
+
+# Results of the three solves per (microstructure, options): lets tortuosity_factor and
+# effective_diffusivity share one solve. Weak keys: entries go with the microstructure.
+_SOLVES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+# Warm-start potentials per (shape, spacing, phase, axis, periodic): the first
+# microstructure solved (the engine solves the most probable segmentation first) seeds
+# the later samples. Fixed reference, not "last solved", so results do not depend on the
+# order in which the other samples are processed. Bounded to keep memory in check.
+_WARM: dict = {}
+_WARM_MAX = 12
+
+
+def _options(tol: float, max_iter: int, periodic: bool) -> SolverOptions:
+    p = bool(periodic)
+    return SolverOptions(flux_tol=float(tol), change_tol=float(tol), max_iter=int(max_iter),
+                         periodic=(p, p, p))
+
+
+def _warm_key(ms, phase, periodic):
+    return (ms.shape, tuple(ms.spacing), phase, bool(periodic))
+
+
+def _phase_solves(ms: Microstructure, phase: str, tol, max_iter, periodic, warm_start):
+    key = (phase, float(tol), int(max_iter), bool(periodic), bool(warm_start))
+    cache = _SOLVES.setdefault(ms, {})
+    if key in cache:
+        return cache[key]
+    k = ms.mask(phase).astype(np.float32)
+    wkey = _warm_key(ms, phase, periodic)
+    x0 = _WARM.get(wkey) if warm_start else None
+    sol = effective_tensor(k, ms.spacing, options=_options(tol, max_iter, periodic), x0=x0,
+                           keep_potential=bool(warm_start) and x0 is None)
+    if warm_start and x0 is None and len(_WARM) < _WARM_MAX:
+        _WARM[wkey] = tuple(s.potential for s in sol.axes)
+    eps = float(k.mean())
+    for s in sol.axes:
+        if not s.percolates:
+            warnings.warn(
+                f"phase {phase!r} does not percolate along {AXES[s.axis]} "
+                f"(axis {s.axis}): {s.reason}; tortuosity factor set to inf",
+                NonPercolatingWarning, stacklevel=4)
+        elif not s.converged:
+            warnings.warn(
+                f"transport solve for phase {phase!r} along {AXES[s.axis]} did not reach "
+                f"tol={tol} in {max_iter} iterations (flux mismatch {s.flux_mismatch:.2e}, "
+                f"change {s.change:.2e})", RuntimeWarning, stacklevel=4)
+    tau = np.array([eps / s.effective[s.axis] if s.percolates and s.effective[s.axis] > 0
+                    else np.inf for s in sol.axes])
+    out = {"solution": sol, "tau": tau, "eps": eps}
+    cache[key] = out
+    return out
+
+
+def _da(values, dims, names=None):
+    coords = {}
+    for d in dims:
+        if d == "phase":
+            coords[d] = list(names)
+        elif d in ("axis", "axis2"):
+            coords[d] = list(AXES)
+        elif d == "principal":
+            coords[d] = list(PRINCIPAL)
+    return xr.DataArray(np.asarray(values), dims=dims, coords=coords)
+
+
+def tortuosity_factor(
+    ms: Microstructure,
+    *,
+    phases: Sequence[str] | None = None,
+    tol: float = 1e-5,
+    max_iter: int = 500,
+    periodic: bool = False,
+    warm_start: bool = False,
+) -> dict[str, xr.DataArray]:
+    """Tortuosity factor of each phase along z, y and x.
+
+    Parameters
+    ----------
+    ms : Microstructure
+        Labelled volume.
+    phases : sequence of str, optional
+        Phases to report (default: all).
+    tol : float
+        Relative tolerance on the inflow/outflow mismatch and on the change of the
+        effective diffusivity between iterations (1e-5 gives τ to about 1e-5 relative).
+    max_iter : int
+        CG iteration limit per solve.
+    periodic : bool
+        Periodic instead of insulated side faces.
+    warm_start : bool
+        Start each solve from the potential of the first microstructure of the same
+        shape solved in this process (speeds up ensembles; the answer changes only
+        within ``tol``).
+
+    Returns
+    -------
+    dict
+        ``tortuosity_factor`` (phase, axis), dimensionless, ``inf`` where the phase does
+        not percolate; ``percolates`` (phase, axis); ``diffusion_flux_mismatch``,
+        ``diffusion_change`` and ``diffusion_iterations`` (phase, axis): the achieved
+        convergence.
+    """
+    names = ms.select_phases(phases)
+    res = [_phase_solves(ms, p, tol, max_iter, periodic, warm_start) for p in names]
+    axes = [r["solution"].axes for r in res]
+    return {
+        "tortuosity_factor": _da([r["tau"] for r in res], ("phase", "axis"), names),
+        "percolates": _da([[s.percolates for s in a] for a in axes], ("phase", "axis"), names),
+        "diffusion_flux_mismatch": _da([[s.flux_mismatch for s in a] for a in axes],
+                                       ("phase", "axis"), names),
+        "diffusion_change": _da([[s.change for s in a] for a in axes], ("phase", "axis"), names),
+        "diffusion_iterations": _da([[s.iterations for s in a] for a in axes],
+                                    ("phase", "axis"), names),
+    }
+
+
+def effective_diffusivity(
+    ms: Microstructure,
+    *,
+    phases: Sequence[str] | None = None,
+    tol: float = 1e-5,
+    max_iter: int = 500,
+    periodic: bool = False,
+    warm_start: bool = False,
+) -> dict[str, xr.DataArray]:
+    """Effective diffusivity tensor of each phase, relative to its bulk diffusivity.
+
+    Parameters are those of :func:`tortuosity_factor` (the solves are shared).
+
+    Returns
+    -------
+    dict
+        ``effective_diffusivity`` (phase, axis, axis2): ``D_eff[axis, axis2] / D_bulk``,
+        the flux along ``axis`` for a unit gradient along ``axis2``;
+        ``diffusivity_eigenvalues`` (phase, principal) of its symmetric part, ascending;
+        ``diffusivity_principal_axes`` (phase, axis, principal): unit eigenvectors
+        (columns) with components along z, y, x.
+    """
+    names = ms.select_phases(phases)
+    res = [_phase_solves(ms, p, tol, max_iter, periodic, warm_start)["solution"] for p in names]
+    return {
+        "effective_diffusivity": _da([r.tensor for r in res], ("phase", "axis", "axis2"),
+                                     names),
+        "diffusivity_eigenvalues": _da([r.eigenvalues for r in res], ("phase", "principal"),
+                                       names),
+        "diffusivity_principal_axes": _da([r.principal_axes for r in res],
+                                          ("phase", "axis", "principal"), names),
+    }
+
+
+def particle_labels(mask: np.ndarray, spacing, *, min_distance: int = 3) -> np.ndarray:
+    """Label the particles of ``mask`` by a watershed of its distance map.
+
+    Parameters
+    ----------
+    mask : ndarray of bool
+        The active-material phase.
+    spacing : tuple of 3 floats
+        Voxel size (z, y, x), so that distances are physical.
+    min_distance : int
+        Minimum separation of two particle centres (maxima of the distance map), voxels.
+
+    Returns
+    -------
+    ndarray of int32
+        0 outside ``mask``, one positive label per particle.
+    """
+    from scipy import ndimage
+    from skimage.feature import peak_local_max
+    from skimage.segmentation import watershed
+
+    dist = ndimage.distance_transform_edt(mask, sampling=spacing)
+    peaks = peak_local_max(dist, min_distance=min_distance, labels=ndimage.label(mask)[0],
+                           exclude_border=False)
+    markers = np.zeros(mask.shape, dtype=np.int32)
+    markers[tuple(peaks.T)] = np.arange(1, len(peaks) + 1, dtype=np.int32)
+    return watershed(-dist, markers, mask=mask).astype(np.int32)
+
+
+def effective_conductivity(
+    ms: Microstructure,
+    *,
+    phases: Sequence[str] | None = None,
+    conductivities: Mapping[str, float] | None = None,
+    contact_resistance: float = 0.0,
+    particle_phase: str | None = None,
+    min_distance: int = 3,
+    tol: float = 1e-5,
+    max_iter: int = 500,
+    periodic: bool = False,
+) -> dict[str, xr.DataArray]:
+    """Effective electronic conductivity tensor of the solid phases together (S/m).
+
+    Parameters
+    ----------
+    ms : Microstructure
+        Labelled volume.
+    phases : sequence of str, optional
+        Not used (the tensor is of the whole electrode); accepted for uniformity.
+    conductivities : mapping, optional
+        Electronic conductivity per phase name, S/m; overrides the material cards
+        (``electronic_conductivity``). Phases with neither are insulating (0).
+    contact_resistance : float
+        Area-specific electronic contact resistance between two particles of
+        ``particle_phase``, Ω·m². A face between two particles gets the conductance
+        ``1 / (1/g + R_c / A_face)``. Needs a physical length unit.
+    particle_phase : str, optional
+        Phase split into particles (watershed of its distance map) for the contact
+        resistance; default: the phase whose card has ``kind = "active"``.
+    min_distance : int
+        Minimum distance between particle centres for the watershed, voxels.
+    tol, max_iter, periodic
+        As in :func:`tortuosity_factor`.
+
+    Returns
+    -------
+    dict
+        ``effective_conductivity`` (axis, axis2), S/m; ``conductivity_eigenvalues``
+        (principal), S/m; ``conduction_percolates`` (axis).
+    """
+    del phases
+    sigma = np.zeros(len(ms.phases))
+    for i, p in enumerate(ms.phases):
+        if conductivities and p in conductivities:
+            sigma[i] = float(conductivities[p])
+        else:
+            sigma[i] = property_value(ms.materials.get(p, {}), "electronic_conductivity", 0.0)
+    if not (sigma > 0).any():
+        # not an error: "all quantities" must work on volumes without material cards
+        warnings.warn(
+            "effective_conductivity: no phase has an electronic conductivity (material cards "
+            f"of {list(ms.phases)} or the option 'conductivities'); reporting NaN",
+            RuntimeWarning, stacklevel=2)
+        nan3 = np.full(3, np.nan)
+        return {
+            "effective_conductivity": _da(np.full((3, 3), np.nan), ("axis", "axis2")),
+            "conductivity_eigenvalues": _da(nan3, ("principal",)),
+            "conduction_percolates": _da(np.zeros(3, dtype=bool), ("axis",)),
+        }
+    k = sigma[ms.labels].astype(np.float32)
+    spacing = ms.spacing
+    particles = None
+    if contact_resistance > 0:
+        if particle_phase is None:
+            active = [p for p in ms.phases if ms.materials.get(p, {}).get("kind") == "active"]
+            if len(active) != 1:
+                raise PhaseError(
+                    "contact_resistance needs 'particle_phase' (no single phase has a card "
+                    f"with kind = 'active'; phases are {list(ms.phases)})")
+            particle_phase = active[0]
+        particles = particle_labels(ms.mask(particle_phase), spacing, min_distance=min_distance)
+        # conductances in S (σ in S/m, lengths in m) so that R_c/A is in Ω
+        spacing = tuple(s * unit_scale(ms.unit, "m") for s in spacing)
+    sol = effective_tensor(k, spacing, options=_options(tol, max_iter, periodic),
+                           particles=particles, contact_resistance=float(contact_resistance))
+    for s in sol.axes:
+        if not s.percolates:
+            warnings.warn(f"the conducting phases do not percolate along {AXES[s.axis]}: "
+                          f"{s.reason}", NonPercolatingWarning, stacklevel=2)
+    return {
+        "effective_conductivity": _da(sol.tensor, ("axis", "axis2")),
+        "conductivity_eigenvalues": _da(sol.eigenvalues, ("principal",)),
+        "conduction_percolates": _da([s.percolates for s in sol.axes], ("axis",)),
+    }
+
+
+_DIAG = ("phase", "axis")
+
+TORTUOSITY = Quantity(
+    name="tortuosity_factor",
+    compute=tortuosity_factor,
+    outputs=(
+        Output("tortuosity_factor", _DIAG, "1", "tortuosity factor",
+               "τ = ε D_bulk / D_eff along each axis, ε the total volume fraction of the "
+               "phase; steady diffusion in the phase alone, fixed values on the two outer "
+               "faces (half a voxel outside the first cell centres), insulated sides; inf "
+               "where the phase does not percolate."),
+        Output("percolates", _DIAG, "1", "percolates",
+               "Whether a 6-connected path of the phase joins the two faces of the axis."),
+        Output("diffusion_flux_mismatch", _DIAG, "1", "flux mismatch",
+               "Achieved |inflow − outflow| / mean flow of the diffusion solve."),
+        Output("diffusion_change", _DIAG, "1", "last relative change",
+               "Relative change of D_eff in the last iteration of the diffusion solve."),
+        Output("diffusion_iterations", _DIAG, "1", "solver iterations",
+               "Multigrid-preconditioned CG iterations of the diffusion solve."),
+    ),
+    summary="tortuosity factor of each phase along z, y, x (finite-volume diffusion)",
+)
+
+DIFFUSIVITY = Quantity(
+    name="effective_diffusivity",
+    compute=effective_diffusivity,
+    outputs=(
+        Output("effective_diffusivity", ("phase", "axis", "axis2"), "1",
+               "relative effective diffusivity",
+               "D_eff / D_bulk (dimensionless): volume-averaged flux along 'axis' for a unit "
+               "mean gradient imposed along 'axis2', diffusion in the phase alone; the "
+               "same solves as tortuosity_factor."),
+        Output("diffusivity_eigenvalues", ("phase", "principal"), "1",
+               "principal relative diffusivities",
+               "Eigenvalues (ascending) of the symmetric part of D_eff / D_bulk."),
+        Output("diffusivity_principal_axes", ("phase", "axis", "principal"), "1",
+               "principal axes of diffusion",
+               "Unit eigenvectors (columns) of the symmetric part of D_eff / D_bulk, "
+               "components along z, y, x."),
+    ),
+    summary="effective diffusivity tensor D_eff/D_bulk of each phase",
+)
+
+CONDUCTIVITY = Quantity(
+    name="effective_conductivity",
+    compute=effective_conductivity,
+    outputs=(
+        Output("effective_conductivity", ("axis", "axis2"), "S/m",
+               "effective electronic conductivity",
+               "Electronic conductivity tensor of the electrode: all phases with their "
+               "card (or option) conductivities, harmonic means across phase boundaries, "
+               "optional contact resistance between active particles."),
+        Output("conductivity_eigenvalues", ("principal",), "S/m",
+               "principal electronic conductivities",
+               "Eigenvalues (ascending) of the symmetric part of the conductivity tensor."),
+        Output("conduction_percolates", ("axis",), "1", "solid percolates",
+               "Whether the conducting phases join the two faces of the axis."),
+    ),
+    summary="effective electronic conductivity tensor (S/m) from material cards",
+)
+
+QUANTITY = TORTUOSITY

@@ -1,0 +1,431 @@
+"""Face conductances and the matrix-free 7-point finite-volume operator on a voxel grid.
+
+Layout
+------
+Cell values live in *padded* arrays of shape ``(nz + 2, ny + 2, nx + 2)``: the real cells
+are ``[1:-1, 1:-1, 1:-1]`` and the one-cell frame of ghosts is zero, except along periodic
+axes where it holds a copy of the opposite side (:func:`fill_ghosts`). With the ghosts the
+kernels need no boundary branches, so the inner loops vectorise.
+
+Face conductances (``G = k A / d`` in units of conductivity x length) live in three arrays
+
+* ``gz`` of shape ``(nz + 1, ny, nx)``: face ``f`` lies between cells ``f - 1`` and ``f``,
+* ``gy`` of shape ``(nz, ny + 1, nx)``, ``gx`` of shape ``(nz, ny, nx + 1)`` likewise.
+
+Faces ``0`` and ``n`` are the outer faces. Along the driven axis they hold the conductance
+of the half cell between the first cell centre and the face (fixed value on the face,
+TauFactor's convention); along an insulated axis they are zero; along a periodic axis both
+hold the conductance of the wrap-around face.
+
+A cell whose six face conductances are all zero is outside the solve (solid, or removed
+because it does not connect the driven faces); the operator acts as the identity on it, so
+the system stays symmetric positive definite and those cells stay exactly zero.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+__all__ = [
+    "apply_operator",
+    "dirichlet_rhs",
+    "face_conductances",
+    "fill_ghosts",
+    "padded_zeros",
+]
+
+
+def padded_zeros(shape, dtype=np.float32) -> np.ndarray:
+    """Zero array with a one-cell ghost frame around ``shape``."""
+    nz, ny, nx = shape
+    return np.zeros((nz + 2, ny + 2, nx + 2), dtype=dtype)
+
+
+def fill_ghosts(x: np.ndarray, periodic) -> None:
+    """Copy the opposite side into the ghost frame along the periodic axes (in place)."""
+    if periodic[0]:
+        x[0] = x[-2]
+        x[-1] = x[1]
+    if periodic[1]:
+        x[:, 0] = x[:, -2]
+        x[:, -1] = x[:, 1]
+    if periodic[2]:
+        x[:, :, 0] = x[:, :, -2]
+        x[:, :, -1] = x[:, :, 1]
+
+
+def _harmonic_faces(k_lo: np.ndarray, k_hi: np.ndarray, geom: float) -> np.ndarray:
+    """``geom * 2 k1 k2 / (k1 + k2)``: two half cells in series; zero if either side is."""
+    num = 2.0 * k_lo * k_hi
+    den = k_lo + k_hi
+    out = np.zeros(np.broadcast_shapes(k_lo.shape, k_hi.shape), dtype=np.float64)
+    np.divide(num, den, out=out, where=den > 0)
+    out *= geom
+    return out
+
+
+def face_conductances(
+    k: np.ndarray,
+    spacing,
+    axis: int,
+    *,
+    periodic=(False, False, False),
+    particles: np.ndarray | None = None,
+    contact_resistance: float = 0.0,
+    dtype=np.float32,
+):
+    """Face conductances of a voxel conductivity field, driven along ``axis``.
+
+    Parameters
+    ----------
+    k : ndarray of float, shape (nz, ny, nx)
+        Conductivity (or diffusivity) of every voxel; 0 for voxels outside the solve.
+    spacing : tuple of 3 floats
+        Voxel size along (z, y, x), in any length unit ``ℓ``.
+    axis : int
+        Driven axis (0, 1 or 2): its two outer faces get fixed values, half a voxel
+        outside the first and last cell centres.
+    periodic : tuple of 3 bools
+        Periodic wrap along each axis; ignored for the driven axis. Non-periodic,
+        non-driven sides are insulated (no flux).
+    particles : ndarray of int, optional
+        Particle label of every voxel (0 = not a particle). A face between two different
+        positive labels gets an extra series resistance ``contact_resistance / A_face``.
+    contact_resistance : float
+        Area-specific contact resistance, in units of ``ℓ / [k]`` (for ``k`` in S/m and
+        ``ℓ`` in m: Ω·m²).
+    dtype : numpy dtype
+        Storage type of the result (float32 halves memory and bandwidth).
+
+    Returns
+    -------
+    tuple of 3 ndarrays
+        ``(gz, gy, gx)``: conductances ``k A / d`` (units ``[k]·ℓ``) of the z-, y- and
+        x-faces, shapes ``(nz+1, ny, nx)``, ``(nz, ny+1, nx)``, ``(nz, ny, nx+1)``.
+    """
+    k = np.asarray(k, dtype=np.float64)
+    h = [float(s) for s in spacing]
+    areas = (h[1] * h[2], h[0] * h[2], h[0] * h[1])
+    out = []
+    for a in range(3):
+        n = k.shape[a]
+        shape = list(k.shape)
+        shape[a] = n + 1
+        g = np.zeros(shape, dtype=np.float64)
+        lo = [slice(None)] * 3
+        hi = [slice(None)] * 3
+        inner = [slice(None)] * 3
+        lo[a], hi[a], inner[a] = slice(0, n - 1), slice(1, n), slice(1, n)
+        g[tuple(inner)] = _harmonic_faces(k[tuple(lo)], k[tuple(hi)], areas[a] / h[a])
+        first = [slice(None)] * 3
+        last = [slice(None)] * 3
+        first[a], last[a] = 0, n
+        cell0 = [slice(None)] * 3
+        celln = [slice(None)] * 3
+        cell0[a], celln[a] = 0, n - 1
+        if a == axis:
+            # the fixed value sits on the outer face: half a voxel of the cell in series
+            g[tuple(first)] = k[tuple(cell0)] * (areas[a] / (0.5 * h[a]))
+            g[tuple(last)] = k[tuple(celln)] * (areas[a] / (0.5 * h[a]))
+        elif periodic[a]:
+            wrap = _harmonic_faces(k[tuple(celln)], k[tuple(cell0)], areas[a] / h[a])
+            g[tuple(first)] = wrap
+            g[tuple(last)] = wrap
+        if particles is not None and contact_resistance > 0:
+            p = np.asarray(particles)
+            pl, ph = p[tuple(lo)], p[tuple(hi)]
+            contact = (pl != ph) & (pl > 0) & (ph > 0)
+            gi = g[tuple(inner)]
+            sel = contact & (gi > 0)
+            gi[sel] = 1.0 / (1.0 / gi[sel] + contact_resistance / areas[a])
+            g[tuple(inner)] = gi
+            if a != axis and periodic[a]:
+                pw0, pwn = p[tuple(cell0)], p[tuple(celln)]
+                cw = (pw0 != pwn) & (pw0 > 0) & (pwn > 0)
+                gw = g[tuple(first)]
+                sel = cw & (gw > 0)
+                gw[sel] = 1.0 / (1.0 / gw[sel] + contact_resistance / areas[a])
+                g[tuple(first)] = gw
+                g[tuple(last)] = gw
+        out.append(np.ascontiguousarray(g, dtype=dtype))
+    return tuple(out)
+
+
+def dirichlet_rhs(g_axis: np.ndarray, axis: int, shape, value_in: float = 1.0, dtype=np.float32):
+    """Right-hand side of the fixed value ``value_in`` on face 0 (and 0 on face n) of ``axis``.
+
+    Returns a padded array: ``b = G_face0 * value_in`` on the first layer of cells.
+    """
+    b = padded_zeros(shape, dtype)
+    sl = [slice(1, -1)] * 3
+    sl[axis] = 1
+    idx = [slice(None)] * 3
+    idx[axis] = 0
+    b[tuple(sl)] = g_axis[tuple(idx)] * value_in
+    return b
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def apply_operator(gz, gy, gx, x, y):  # pragma: no cover - compiled
+    """``y = A x`` on the real cells (identity on cells outside the solve)."""
+    nz = x.shape[0] - 2
+    ny = x.shape[1] - 2
+    nx = x.shape[2] - 2
+    for k in prange(1, nz + 1):
+        for j in range(1, ny + 1):
+            for i in range(1, nx + 1):
+                a0 = gz[k - 1, j - 1, i - 1]
+                a1 = gz[k, j - 1, i - 1]
+                b0 = gy[k - 1, j - 1, i - 1]
+                b1 = gy[k - 1, j, i - 1]
+                c0 = gx[k - 1, j - 1, i - 1]
+                c1 = gx[k - 1, j - 1, i]
+                d = a0 + a1 + b0 + b1 + c0 + c1
+                xc = x[k, j, i]
+                off = (a0 * x[k - 1, j, i] + a1 * x[k + 1, j, i] + b0 * x[k, j - 1, i]
+                       + b1 * x[k, j + 1, i] + c0 * x[k, j, i - 1] + c1 * x[k, j, i + 1])
+                y[k, j, i] = d * xc - off if d > 0 else xc
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def rbgs_sweep(gz, gy, gx, x, b, color):  # pragma: no cover - compiled
+    """One Gauss-Seidel half-sweep over the cells with ``(k + j + i) % 2 == color``.
+
+    Cells of one colour only read cells of the other, so a whole row is computed into a
+    buffer with a unit-stride (vectorisable) loop and the cells of this colour are copied
+    back; a stride-2 loop over the colour would not vectorise and is 3-4x slower.
+    """
+    nz = x.shape[0] - 2
+    ny = x.shape[1] - 2
+    nx = x.shape[2] - 2
+    for k in prange(1, nz + 1):
+        row = np.empty(nx + 2, dtype=x.dtype)
+        for j in range(1, ny + 1):
+            for i in range(1, nx + 1):
+                a0 = gz[k - 1, j - 1, i - 1]
+                a1 = gz[k, j - 1, i - 1]
+                b0 = gy[k - 1, j - 1, i - 1]
+                b1 = gy[k - 1, j, i - 1]
+                c0 = gx[k - 1, j - 1, i - 1]
+                c1 = gx[k - 1, j - 1, i]
+                d = a0 + a1 + b0 + b1 + c0 + c1
+                off = (a0 * x[k - 1, j, i] + a1 * x[k + 1, j, i] + b0 * x[k, j - 1, i]
+                       + b1 * x[k, j + 1, i] + c0 * x[k, j, i - 1] + c1 * x[k, j, i + 1])
+                row[i] = (b[k, j, i] + off) / d if d > 0 else b[k, j, i]
+            i0 = 1 + (color + k + j + 1) % 2
+            for i in range(i0, nx + 1, 2):
+                x[k, j, i] = row[i]
+
+
+@njit(parallel=True, cache=True)
+def residual(gz, gy, gx, x, b, r):  # pragma: no cover - compiled
+    """``r = b - A x`` on the real cells (0 on cells outside the solve), in float64.
+
+    The diagonal is summed in float64: summed in float32 it differs from the sum of the
+    off-diagonals by rounding, and the operator then leaks flux (inflow ≠ outflow at the
+    1e-5 level on high-contrast media) however well the system is solved.
+    """
+    nz = x.shape[0] - 2
+    ny = x.shape[1] - 2
+    nx = x.shape[2] - 2
+    for k in prange(1, nz + 1):
+        for j in range(1, ny + 1):
+            for i in range(1, nx + 1):
+                a0 = np.float64(gz[k - 1, j - 1, i - 1])
+                a1 = np.float64(gz[k, j - 1, i - 1])
+                b0 = np.float64(gy[k - 1, j - 1, i - 1])
+                b1 = np.float64(gy[k - 1, j, i - 1])
+                c0 = np.float64(gx[k - 1, j - 1, i - 1])
+                c1 = np.float64(gx[k - 1, j - 1, i])
+                d = a0 + a1 + b0 + b1 + c0 + c1
+                off = (a0 * x[k - 1, j, i] + a1 * x[k + 1, j, i] + b0 * x[k, j - 1, i]
+                       + b1 * x[k, j + 1, i] + c0 * x[k, j, i - 1] + c1 * x[k, j, i + 1])
+                r[k, j, i] = b[k, j, i] - (d * x[k, j, i] - off) if d > 0 else 0.0
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def restrict(r, rc, rz, ry, rx):  # pragma: no cover - compiled
+    """``rc = R r``: fine values summed over the children of each coarse cell."""
+    nz = r.shape[0] - 2
+    ny = r.shape[1] - 2
+    nx = r.shape[2] - 2
+    nzc = rc.shape[0] - 2
+    nyc = rc.shape[1] - 2
+    nxc = rc.shape[2] - 2
+    for kc in prange(1, nzc + 1):
+        for jc in range(1, nyc + 1):
+            for ic in range(1, nxc + 1):
+                rc[kc, jc, ic] = 0.0
+            for dk in range(rz):
+                k = rz * (kc - 1) + dk + 1
+                if k > nz:
+                    continue
+                for dj in range(ry):
+                    j = ry * (jc - 1) + dj + 1
+                    if j > ny:
+                        continue
+                    if rx == 2:
+                        for ic in range(1, nx // 2 + 1):
+                            rc[kc, jc, ic] += r[k, j, 2 * ic - 1] + r[k, j, 2 * ic]
+                        if nx % 2 == 1:
+                            rc[kc, jc, nxc] += r[k, j, nx]
+                    else:
+                        for ic in range(1, nxc + 1):
+                            rc[kc, jc, ic] += r[k, j, ic]
+
+
+def residual_restrict(gz, gy, gx, x, b, rc, rz, ry, rx, work):
+    """``rc = R (b - A x)`` (``work`` is a padded scratch array of the fine shape)."""
+    residual(gz, gy, gx, x, b, work)
+    restrict(work, rc, rz, ry, rx)
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def prolong_add(x, xc, rz, ry, rx):  # pragma: no cover - compiled
+    """``x += P xc``: piecewise-constant interpolation of the coarse correction."""
+    nz = x.shape[0] - 2
+    ny = x.shape[1] - 2
+    nx = x.shape[2] - 2
+    for k in prange(1, nz + 1):
+        kc = (k - 1) // rz + 1
+        for j in range(1, ny + 1):
+            jc = (j - 1) // ry + 1
+            if rx == 2:
+                for ic in range(1, nx // 2 + 1):
+                    v = xc[kc, jc, ic]
+                    x[k, j, 2 * ic - 1] += v
+                    x[k, j, 2 * ic] += v
+                if nx % 2 == 1:
+                    x[k, j, nx] += xc[kc, jc, (nx + 1) // 2]
+            else:
+                for i in range(1, nx + 1):
+                    x[k, j, i] += xc[kc, jc, i]
+
+
+@njit(parallel=True, cache=True)
+def coarsen_faces(g, axis, r0, r1, r2, out):  # pragma: no cover - compiled
+    """Coarse face conductances: fine faces summed over the coarse face, over the ratio.
+
+    For a homogeneous medium this reproduces the conductance ``k A / d`` of the coarse
+    grid exactly (area x4, distance x2); it is the Galerkin operator of the
+    piecewise-constant interpolation divided by the coarsening ratio along the axis,
+    which keeps the coarse correction of smooth errors at the right size.
+    """
+    ratios = (r0, r1, r2)
+    ra = ratios[axis]
+    n_fine_faces = g.shape[axis]  # n + 1
+    m0, m1, m2 = out.shape
+    scale = 1.0 / ra
+    for c0 in prange(m0):
+        for c1 in range(m1):
+            for c2 in range(m2):
+                s = 0.0
+                cc = (c0, c1, c2)
+                for d0 in range(1 if axis == 0 else r0):
+                    f0 = cc[0] * r0 + d0
+                    if axis == 0:
+                        f0 = min(cc[0] * ra, n_fine_faces - 1)
+                    elif f0 >= g.shape[0]:
+                        continue
+                    for d1 in range(1 if axis == 1 else r1):
+                        f1 = cc[1] * r1 + d1
+                        if axis == 1:
+                            f1 = min(cc[1] * ra, n_fine_faces - 1)
+                        elif f1 >= g.shape[1]:
+                            continue
+                        for d2 in range(1 if axis == 2 else r2):
+                            f2 = cc[2] * r2 + d2
+                            if axis == 2:
+                                f2 = min(cc[2] * ra, n_fine_faces - 1)
+                            elif f2 >= g.shape[2]:
+                                continue
+                            s += g[f0, f1, f2]
+                out[c0, c1, c2] = s * scale
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def dot(a, b):  # pragma: no cover - compiled
+    """Sum of ``a * b`` over the real cells, accumulated in float64."""
+    nz = a.shape[0] - 2
+    ny = a.shape[1] - 2
+    nx = a.shape[2] - 2
+    total = 0.0
+    for k in prange(1, nz + 1):
+        s = 0.0
+        for j in range(1, ny + 1):
+            for i in range(1, nx + 1):
+                s += np.float64(a[k, j, i]) * np.float64(b[k, j, i])
+        total += s
+    return total
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def cg_update(x, r, p, q, alpha):  # pragma: no cover - compiled
+    """``x += alpha p``, ``r -= alpha q``; returns ``r·r`` (float64)."""
+    nz = x.shape[0] - 2
+    ny = x.shape[1] - 2
+    nx = x.shape[2] - 2
+    al = np.float32(alpha)
+    total = 0.0
+    for k in prange(1, nz + 1):
+        s = 0.0
+        for j in range(1, ny + 1):
+            for i in range(1, nx + 1):
+                x[k, j, i] += al * p[k, j, i]
+                rv = r[k, j, i] - al * q[k, j, i]
+                r[k, j, i] = rv
+                s += np.float64(rv) * np.float64(rv)
+        total += s
+    return total
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def cg_direction(p, z, beta):  # pragma: no cover - compiled
+    """``p = z + beta p``."""
+    nz = p.shape[0] - 2
+    ny = p.shape[1] - 2
+    nx = p.shape[2] - 2
+    be = np.float32(beta)
+    for k in prange(1, nz + 1):
+        for j in range(1, ny + 1):
+            for i in range(1, nx + 1):
+                p[k, j, i] = z[k, j, i] + be * p[k, j, i]
+
+
+@njit(parallel=True, cache=True)
+def face_fluxes(gz, gy, gx, x, wz, wy, wx):  # pragma: no cover - compiled
+    """Weighted sums of the face fluxes ``G (u_lo - u_hi)`` per axis, in float64.
+
+    ``w*`` are per-face-layer weights (length ``n + 1``): 1 inside, 1/2 on a fixed-value
+    face (it closes half a control volume), 1 on one copy of a periodic face and 0 on the
+    other. Ghost values supply the outer neighbours (0 beyond a fixed-value or insulated
+    face, the wrapped value along a periodic axis).
+    """
+    nz = x.shape[0] - 2
+    ny = x.shape[1] - 2
+    nx = x.shape[2] - 2
+    sz = np.zeros(nz + 1)
+    sy = np.zeros(nz + 1)
+    sx = np.zeros(nz + 1)
+    for f in prange(nz + 1):
+        acc_z = 0.0
+        for j in range(ny):
+            for i in range(nx):
+                acc_z += np.float64(gz[f, j, i]) * (np.float64(x[f, j + 1, i + 1])
+                                                    - np.float64(x[f + 1, j + 1, i + 1]))
+        sz[f] = acc_z * wz[f]
+        if f < nz:
+            acc_y = 0.0
+            acc_x = 0.0
+            for j in range(ny + 1):
+                for i in range(nx):
+                    acc_y += wy[j] * np.float64(gy[f, j, i]) * (
+                        np.float64(x[f + 1, j, i + 1]) - np.float64(x[f + 1, j + 1, i + 1]))
+            for j in range(ny):
+                for i in range(nx + 1):
+                    acc_x += wx[i] * np.float64(gx[f, j, i]) * (
+                        np.float64(x[f + 1, j + 1, i]) - np.float64(x[f + 1, j + 1, i + 1]))
+            sy[f] = acc_y
+            sx[f] = acc_x
+    return sz.sum(), sy.sum(), sx.sum()
