@@ -101,7 +101,11 @@ def demo(
     try:
         cfg = demo_config(out, n_samples=samples, workers=workers)
         console.print(f"uqtwin {__version__} demo: {cfg.input.path}")
-        _run_config(cfg, resume=resume, scheduler=None)
+        results = _run_config(cfg, resume=resume, scheduler=None)
+        from uqtwin.report import write_report
+
+        report = write_report(results, results.with_name("report.html"))
+        console.print(f"report: {report}")
     except UqtwinInputError as exc:
         _fail(str(exc))
 
@@ -186,9 +190,12 @@ def measure(
                 warnings.simplefilter("default")
             vol = read_volume(volume, file_format, spacing=spacing,
                               unit=unit if unit or spacing is None else "um")
-            ds = _measure(vol, phase, quantity or None)
+            skipped: list[tuple[str, str]] = []
+            ds = _measure(vol, phase, quantity or None, skipped=skipped)
     except UqtwinInputError as exc:
         _fail(str(exc))
+    for name, reason in skipped:
+        err_console.print(f"[yellow]skipped {name}:[/] {escape(reason)}", highlight=False)
     result = to_json_dict(ds)
     if as_json:
         sys.stdout.write(json.dumps(result) + "\n")
@@ -205,6 +212,52 @@ def measure(
 def version() -> None:
     """Print the uqtwin version."""
     console.print(__version__)
+
+
+@app.command()
+def report(
+    file: Path = typer.Argument(..., help="Results NetCDF file."),
+    out: Path | None = typer.Option(
+        None, help="HTML file to write (default: report.html beside the results)."),
+) -> None:
+    """Write a self-contained HTML report (plots, summary, warnings) of a results file."""
+    from uqtwin.report import write_report
+
+    try:
+        path = write_report(file, out if out is not None else file.with_name("report.html"))
+    except UqtwinInputError as exc:
+        _fail(str(exc))
+    console.print(f"report: {path}")
+
+
+export_app = typer.Typer(no_args_is_help=True, help="Export results to other tools.")
+app.add_typer(export_app, name="export")
+
+
+@export_app.command("pybamm")
+def export_pybamm(
+    file: Path = typer.Argument(..., help="Results NetCDF file."),
+    out: Path | None = typer.Option(
+        None, help="Folder for the JSON files (default: beside the results)."),
+    electrode: str = typer.Option("positive", help="'positive' or 'negative'."),
+    through_axis: str = typer.Option(
+        "z", help="Through-thickness axis for the Bruggeman coefficient (z, y, x or 'mean')."),
+) -> None:
+    """Write PyBaMM parameter sets: pybamm_median.json and pybamm_samples.json."""
+    from uqtwin.export import export_notes, write_pybamm
+    from uqtwin.results.dataset import open_results
+
+    try:
+        ds = open_results(file)
+        axis = None if through_axis == "mean" else through_axis
+        paths = write_pybamm(ds, out if out is not None else file.parent, electrode,
+                             through_axis=axis)
+        notes = export_notes(ds, electrode, through_axis=axis)
+    except UqtwinInputError as exc:
+        _fail(str(exc))
+    for note in notes:
+        console.print(f"[dim]·[/] {escape(note)}")
+    console.print("written: " + ", ".join(str(p) for p in paths))
 
 
 def main() -> None:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from uqtwin.errors import PhaseError, VolumeError
 from uqtwin.volume import check_array, check_spacing, normalize_unit
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, eq=False)
@@ -28,6 +30,11 @@ class Microstructure:
         Phase names; ``labels == i`` is phase ``phases[i]``.
     materials : mapping, optional
         Material card (a mapping of properties, see ``models/``) per phase name.
+    context : mapping, optional
+        Run-wide, read-only state that quantities prepared once on a reference
+        microstructure (the most probable segmentation), keyed by quantity name: e.g. the
+        potentials that warm-start every sample's transport solves. Fixed per run, so every
+        sample sees the same context whatever the order in which samples are computed.
     """
 
     labels: np.ndarray
@@ -35,6 +42,10 @@ class Microstructure:
     unit: str
     phases: tuple[str, ...]
     materials: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    context: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    # Results shared between quantities on this one microstructure (a particle
+    # segmentation, a set of transport solves), so each is computed once per sample.
+    _memo: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         labels = check_array(self.labels, name="labels")
@@ -82,6 +93,16 @@ class Microstructure:
     def mask(self, phase: str | int) -> np.ndarray:
         """Boolean mask of one phase."""
         return self.labels == self.phase_index(phase)
+
+    def memoized(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()`` once per microstructure and ``key``; later calls reuse it.
+
+        Lets several quantities share an expensive intermediate (a particle segmentation,
+        a transport solve) without global state: the memo lives and dies with ``self``.
+        """
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
 
     def select_phases(self, phases: Sequence[str] | None) -> tuple[str, ...]:
         """Validate a subset of phase names (``None`` means all)."""

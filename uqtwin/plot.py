@@ -31,7 +31,7 @@ from matplotlib.figure import Figure
 from uqtwin.errors import UqtwinInputError
 
 SAMPLE_DIM = "sample"
-BIN_DIM = "bin"
+BIN_DIM = "bin"  # also any dim named "<something>_bin" (e.g. particle_bin)
 TENSOR_DIMS = ("axis", "axis2")
 VOXEL_DIMS = ("z", "y", "x")
 
@@ -115,6 +115,14 @@ def hdi(values: np.ndarray, hdi_prob: float = 0.9) -> tuple[float, float]:
 # Which variables go where
 
 
+def bin_dim(da: xr.DataArray) -> str | None:
+    """The bin dim of a distribution variable: ``bin`` or a ``*_bin`` dim, else None."""
+    for d in da.dims:
+        if d == BIN_DIM or str(d).endswith("_" + BIN_DIM):
+            return str(d)
+    return None
+
+
 def _numeric(da: xr.DataArray) -> bool:
     return da.dtype.kind in "iuf"
 
@@ -130,7 +138,7 @@ def scalar_variables(ds: xr.Dataset) -> list[str]:
     for name, da in ds.data_vars.items():
         if SAMPLE_DIM not in da.dims or not _numeric(da) or name == "sample_seed":
             continue
-        if BIN_DIM in da.dims or set(TENSOR_DIMS) <= set(da.dims):
+        if bin_dim(da) or set(TENSOR_DIMS) <= set(da.dims):
             continue
         if set(VOXEL_DIMS) & set(da.dims) or DIAGNOSTIC_PATTERN.search(str(name)):
             continue
@@ -141,9 +149,9 @@ def scalar_variables(ds: xr.Dataset) -> list[str]:
 
 
 def distribution_variables(ds: xr.Dataset) -> list[str]:
-    """Ensemble variables with a ``bin`` dim (size distributions and other histograms)."""
+    """Ensemble variables with a bin dim (``bin`` or ``*_bin``: size distributions)."""
     return [str(n) for n, da in ds.data_vars.items()
-            if SAMPLE_DIM in da.dims and BIN_DIM in da.dims and _numeric(da)]
+            if SAMPLE_DIM in da.dims and bin_dim(da) and _numeric(da)]
 
 
 def tensor_variables(ds: xr.Dataset) -> list[str]:
@@ -153,20 +161,17 @@ def tensor_variables(ds: xr.Dataset) -> list[str]:
             and np.isfinite(np.asarray(da.values, dtype=float)).any()]
 
 
-def _panels(da: xr.DataArray, inner: Sequence[str] = ()) -> Iterator[tuple[str, xr.DataArray]]:
-    """Split a variable into panels, one per phase (if any), with a title each.
-
-    ``inner`` dims stay inside the panel (e.g. ``bin``); every other non-sample dim
-    besides ``phase`` is overlaid within the panel.
-    """
-    if "phase" in da.dims and "phase" not in inner:
+def _panels(da: xr.DataArray) -> Iterator[tuple[str, xr.DataArray]]:
+    """Split a variable into panels, one per phase (if any), with a title each; the other
+    non-sample dims are overlaid within a panel."""
+    if "phase" in da.dims:
         for p in da["phase"].values:
             yield f"{da.name} — {p}", da.sel(phase=p)
     else:
         yield str(da.name), da
 
 
-def _elements(da: xr.DataArray, keep: Sequence[str] = (SAMPLE_DIM,)
+def iter_elements(da: xr.DataArray, keep: Sequence[str] = (SAMPLE_DIM,)
               ) -> Iterator[tuple[str, np.ndarray]]:
     """(label, values) for every combination of the dims not in ``keep``."""
     other = [d for d in da.dims if d not in keep]
@@ -448,7 +453,7 @@ def plot_posterior_predictive(
         return _message_figure("No scalar quantities in these results.")
     fig, axes = _figure(len(panels))
     for ax, (title, sub) in zip(axes, panels, strict=True):
-        elements = list(_elements(sub))
+        elements = list(iter_elements(sub))
         finite_all = np.concatenate([v[np.isfinite(v)] for _, v in elements]) if elements \
             else np.array([])
         if finite_all.size == 0:
@@ -493,20 +498,22 @@ def plot_posterior_predictive(
     return fig
 
 
-def _bin_axis(da: xr.DataArray) -> tuple[np.ndarray, str]:
-    """x values and label of the ``bin`` dim: a numeric 1-D coordinate along it if any."""
-    for name, c in da.coords.items():
-        if c.dims == (BIN_DIM,) and name != BIN_DIM and c.dtype.kind in "iuf":
-            return np.asarray(c.values, dtype=float), f"{name}{_units(c)}"
-    if BIN_DIM in da.coords and da[BIN_DIM].dtype.kind in "iuf":
-        return np.asarray(da[BIN_DIM].values, dtype=float), f"bin{_units(da[BIN_DIM])}"
-    return np.arange(da.sizes[BIN_DIM], dtype=float), "bin"
+def _bin_axis(da: xr.DataArray, dim: str) -> tuple[np.ndarray, str]:
+    """x values and label of a bin dim: its own numeric coordinate (bin centres), else
+    another numeric 1-D coordinate along it, else the bin index."""
+    candidates = [dim] + [str(n) for n, c in da.coords.items() if c.dims == (dim,) and n != dim]
+    for name in candidates:
+        if name in da.coords and da[name].dtype.kind in "iuf":
+            c = da[name]
+            label = f"{dim} centre" if name == dim else name
+            return np.asarray(c.values, dtype=float), f"{label}{_units(c)}"
+    return np.arange(da.sizes[dim], dtype=float), f"{dim} index"
 
 
 def plot_size_distributions(
     ds: xr.Dataset, variables: Sequence[str] | None = None, hdi_prob: float | None = None
 ) -> Figure:
-    """Every variable over a ``bin`` dim as a band: median and HDI per bin over samples.
+    """Every variable over a bin dim as a band: median and HDI per bin over samples.
 
     Parameters
     ----------
@@ -524,13 +531,14 @@ def plot_size_distributions(
     """
     prob = hdi_prob_of(ds, hdi_prob)
     names = distribution_variables(ds) if variables is None else list(variables)
-    panels = [(t, sub) for name in names for t, sub in _panels(ds[name], inner=(BIN_DIM,))]
+    panels = [(t, sub) for name in names for t, sub in _panels(ds[name])]
     if not panels:
         return _message_figure("No size distributions (variables over a 'bin' dim).")
     fig, axes = _figure(len(panels), ncols=2, panel=(4.8, 3.0))
     for ax, (title, sub) in zip(axes, panels, strict=True):
-        xs, xlabel = _bin_axis(sub)
-        for j, (label, v) in enumerate(_elements(sub, keep=(SAMPLE_DIM, BIN_DIM))):
+        dim = bin_dim(sub) or BIN_DIM
+        xs, xlabel = _bin_axis(sub, dim)
+        for j, (label, v) in enumerate(iter_elements(sub, keep=(SAMPLE_DIM, dim))):
             v = np.asarray(v, dtype=float)
             colour = _COLOURS[j % len(_COLOURS)]
             with np.errstate(all="ignore"):
@@ -593,7 +601,7 @@ def plot_tensors(
     fig, axes = _figure(len(names), ncols=2, panel=(4.8, 3.0))
     for ax, name in zip(axes, names, strict=True):
         eig = principal_values(ds[name])
-        elements = list(_elements(eig, keep=(SAMPLE_DIM, "principal")))
+        elements = list(iter_elements(eig, keep=(SAMPLE_DIM, "principal")))
         width = 0.8 / max(len(elements), 1)
         for j, (label, v) in enumerate(elements):
             colour = _COLOURS[j % len(_COLOURS)]
@@ -698,7 +706,7 @@ def plot_convergence(
         return _message_figure("No scalar quantities in these results.")
     fig, axes = _figure(len(panels))
     for ax, (title, sub) in zip(axes, panels, strict=True):
-        elements = list(_elements(sub))
+        elements = list(iter_elements(sub))
         for j, (label, v) in enumerate(elements):
             colour = _COLOURS[j % len(_COLOURS)]
             run = running_summary(v, prob)

@@ -10,7 +10,7 @@ import xarray as xr
 
 from uqtwin.errors import PhaseError
 from uqtwin.microstructure import Microstructure
-from uqtwin.quantities.registry import QUANTITIES, compute_quantities
+from uqtwin.quantities.registry import QUANTITIES, compute_quantities, get_quantity
 from uqtwin.volume import spacing_of, unit_of
 
 
@@ -39,8 +39,16 @@ def measure(
     volume: xr.DataArray,
     phase: int | str,
     quantities: Sequence[str] | None = None,
+    *,
+    skipped: list[tuple[str, str]] | None = None,
 ) -> xr.Dataset:
     """Compute registered quantities on a labelled volume for one phase.
+
+    Per-phase outputs are computed for the chosen phase only; quantities about one
+    phase's geometry (pore or particle sizes) take it as their phase. Quantities that
+    need phases in named roles (e.g. binder contact needs an active and a binder phase,
+    which bare label values cannot name) are skipped when not asked for by name, and
+    listed in ``skipped``; asked for by name, they raise.
 
     Parameters
     ----------
@@ -50,11 +58,15 @@ def measure(
         Label value of the phase of interest (e.g. ``0`` for the pore of a 0/85/170 file).
     quantities : sequence of str, optional
         Names of registered quantities (default: all).
+    skipped : list, optional
+        Receives ``(quantity, reason)`` for each quantity left out.
 
     Returns
     -------
     xarray.Dataset
-        Every output; variables with a ``phase`` dim are reduced to the chosen phase.
+        Every output; variables with a ``phase`` dim are reduced to the chosen phase. With
+        ``particle_size_distribution``, also the per-particle list ``particle_diameter``
+        (dim ``particle``) of the chosen phase.
     """
     ms = microstructure_from_labels(volume)
     name = str(int(phase)) if str(phase).lstrip("-").isdigit() else str(phase)
@@ -62,12 +74,37 @@ def measure(
         raise PhaseError(
             f"phase label {phase} is absent from the volume; its labels are {list(ms.phases)}"
         )
-    names = list(QUANTITIES) if not quantities else list(quantities)
-    ds = compute_quantities(ms, names, phases=[name])
+    explicit = bool(quantities)
+    names = list(quantities) if quantities else list(QUANTITIES)
+    parts = []
+    for qname in names:
+        quantity = get_quantity(qname)
+        per_phase = any("phase" in out.dims for out in quantity.outputs)
+        options = {"phase": name} if "phase" in quantity.option_names() else {}
+        try:
+            parts.append(compute_quantities(ms, [qname], phases=[name] if per_phase else None,
+                                            options={qname: options}))
+        except PhaseError as exc:
+            if explicit:
+                raise
+            if skipped is not None:
+                skipped.append((qname, str(exc)))
+    ds = xr.merge(parts, combine_attrs="drop_conflicts") if parts else xr.Dataset()
     for var in list(ds.data_vars):
         if "phase" in ds[var].dims:
             ds[var] = ds[var].sel(phase=name, drop=True)
-    return ds.drop_vars([c for c in ("phase",) if c in ds.coords])
+    ds = ds.drop_vars([c for c in ("phase",) if c in ds.coords])
+    if "particle_size_distribution" in names and "particle_size_distribution" in ds:
+        from uqtwin.quantities.particle_size import particle_diameters
+
+        d = particle_diameters(ms.mask(name), ms.spacing)
+        ds["particle_diameter"] = xr.DataArray(
+            d, dims=("particle",), attrs={
+                "units": ms.unit, "long_name": "particle diameter",
+                "description": "Equivalent-sphere diameter of each particle of the phase "
+                               "(watershed of the distance map; border particles left out).",
+            })
+    return ds
 
 
 def to_json_dict(ds: xr.Dataset) -> dict[str, Any]:

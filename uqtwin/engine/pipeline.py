@@ -122,21 +122,37 @@ def draw_sample(
     return labels
 
 
+def _materials(cfg: RunConfig) -> dict[str, Any]:
+    from uqtwin.materials import load_material
+
+    return {p: load_material(card) for p, card in cfg.phases.materials.items()}
+
+
+def reference_context(prepared: Prepared, cfg: RunConfig) -> dict[str, Any]:
+    """Run-wide context of the quantities, prepared on the most probable segmentation."""
+    from uqtwin.quantities.registry import prepare_context
+
+    labels = np.argmax(prepared.posteriors, axis=0).astype(np.uint8)
+    ms = Microstructure(labels, prepared.spacing, prepared.unit, prepared.phases,
+                        _materials(cfg))
+    q = cfg.quantities
+    return prepare_context(ms, q.names, phases=q.phases, options=q.options)
+
+
 def evaluate_sample(
     index: int,
     seed: int,
     posteriors: np.ndarray,
+    context: Mapping[str, Any],
     spacing: Sequence[float],
     unit: str,
     phases: Sequence[str],
     cfg: RunConfig,
 ) -> tuple[int, xr.Dataset]:
     """Stages 4–5 for one sample: draw it, compute its quantities. Picklable for dask."""
-    from uqtwin.materials import load_material
-
     labels = draw_sample(posteriors, seed, cfg.sampler, cfg.segment)
-    materials = {p: load_material(card) for p, card in cfg.phases.materials.items()}
-    ms = Microstructure(labels, tuple(spacing), unit, tuple(phases), materials)
+    ms = Microstructure(labels, tuple(spacing), unit, tuple(phases), _materials(cfg),
+                        context)
     q = cfg.quantities
     ds = compute_quantities(ms, q.names, phases=q.phases, options=q.options)
     ds["sample_seed"] = xr.DataArray(np.int64(seed), attrs={
@@ -171,7 +187,7 @@ def _compute_local(tasks, workers: int | None, on_done: Callable[[int, xr.Datase
         dask.compute(*tasks, scheduler="threads", num_workers=workers)
 
 
-def _compute_distributed(address: str, posteriors, jobs, rest, on_done) -> None:
+def _compute_distributed(address: str, posteriors, context, jobs, rest, on_done) -> None:
     try:
         from distributed import Client, as_completed
     except ImportError:
@@ -181,8 +197,9 @@ def _compute_distributed(address: str, posteriors, jobs, rest, on_done) -> None:
     with Client(address) as client:
         # Send the posteriors to every worker once, not once per sample.
         shared = client.scatter(posteriors, broadcast=True)
+        shared_context = client.scatter(context, broadcast=True)
         futures = [
-            client.submit(evaluate_sample, index, seed, shared, *rest,
+            client.submit(evaluate_sample, index, seed, shared, shared_context, *rest,
                           key=f"uqtwin-sample-{index}-{seed}", pure=False)
             for index, seed in jobs
         ]
@@ -276,19 +293,21 @@ def run(
     rest = (prepared.spacing, prepared.unit, prepared.phases, cfg)
     jobs = [(i, sample_seed(cfg.sampler.seed, i)) for i in todo]
     address = scheduler or cfg.engine.scheduler
+    context = reference_context(prepared, cfg) if jobs else {}
     if jobs and address == "local":
         import dask
 
         post = dask.delayed(prepared.posteriors, name="uqtwin-posteriors")
+        ctx = dask.delayed(context, name="uqtwin-context", traverse=False)
         tasks = [
             dask.delayed(evaluate_sample, pure=False)(
-                i, seed, post, *rest, dask_key_name=f"uqtwin-sample-{i}"
+                i, seed, post, ctx, *rest, dask_key_name=f"uqtwin-sample-{i}"
             )
             for i, seed in jobs
         ]
         _compute_local(tasks, cfg.engine.workers, on_done)
     elif jobs:
-        _compute_distributed(address, prepared.posteriors, jobs, rest, on_done)
+        _compute_distributed(address, prepared.posteriors, context, jobs, rest, on_done)
 
     log("collecting results")
     samples = [store.load_sample(i) for i in range(n)]

@@ -427,8 +427,13 @@ def _neighbours_csr(faces, n_verts):  # pragma: no cover - compiled
     return out_ptr, out[:n]
 
 
-@numba.njit(cache=True, parallel=True)
-def _taubin_constrained(pos, indptr, indices, fixed, half, iterations, lam, mu):  # pragma: no cover
+def _taubin_constrained(pos, indptr, indices, fixed, half, iterations, lam, mu):
+    """Constrained Taubin smoothing; threads only pay off on large meshes."""
+    kernel = _taubin_parallel if len(pos) > 200_000 else _taubin_serial
+    return kernel(pos, indptr, indices, fixed, half, iterations, lam, mu)
+
+
+def _taubin_kernel(pos, indptr, indices, fixed, half, iterations, lam, mu):  # pragma: no cover
     n = pos.shape[0]
     start = pos.copy()
     cur = pos.copy()
@@ -469,3 +474,7 @@ def _taubin_constrained(pos, indptr, indices, fixed, half, iterations, lam, mu):
             nxt[v, 2] = x
         cur, nxt = nxt, cur
     return cur
+
+
+_taubin_serial = numba.njit(cache=True)(_taubin_kernel)
+_taubin_parallel = numba.njit(cache=True, parallel=True)(_taubin_kernel)

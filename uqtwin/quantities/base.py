@@ -74,12 +74,18 @@ class Quantity:
         Every variable ``compute`` returns.
     summary : str
         One line for ``--help`` listings.
+    prepare : callable, optional
+        ``prepare(reference, *, phases=None, **options) -> Any``, called once per run on a
+        reference microstructure (the most probable segmentation); its result reaches
+        every sample as ``ms.context[name]`` (e.g. potentials that warm-start the
+        transport solves of every sample).
     """
 
     name: str
     compute: Callable[..., Mapping[str, xr.DataArray]]
     outputs: tuple[Output, ...]
     summary: str = ""
+    prepare: Callable[..., Any] | None = None
 
     def option_names(self) -> tuple[str, ...]:
         """Keyword options ``compute`` accepts besides ``phases`` (the config may set them)."""

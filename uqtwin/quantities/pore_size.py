@@ -121,9 +121,7 @@ def local_thickness(mask: np.ndarray, spacing: Sequence[float] = (1.0, 1.0, 1.0)
     spacing_arr = np.asarray(spacing, dtype=float)
     if not mask.any():
         return np.zeros(mask.shape, np.float32)
-    dt = _distance(mask, spacing_arr)
-    centres, radii = _maximal_balls(dt, spacing_arr)
-    return 2.0 * _paint(mask.shape, centres, radii, spacing_arr)
+    return _thickness_from_distance(_distance(mask, spacing_arr), spacing_arr)
 
 
 def intrusion_size(
@@ -155,10 +153,14 @@ def intrusion_size(
     spacing_arr = np.asarray(spacing, dtype=float)
     if not mask.any():
         return np.zeros(mask.shape, np.float32)
-    dt = _distance(mask, spacing_arr)
-    access = _access_radius(dt, axis, side)
-    centres, radii = _maximal_balls(access, spacing_arr)
-    return 2.0 * _paint(mask.shape, centres, radii, spacing_arr)
+    access = _access_radius(_distance(mask, spacing_arr), axis, side)
+    return _thickness_from_distance(access, spacing_arr)
+
+
+def _thickness_from_distance(radius: np.ndarray, spacing: np.ndarray) -> np.ndarray:
+    """Diameter of the largest ball (radius ``radius`` at its centre) covering each voxel."""
+    centres, radii = _maximal_balls(radius, spacing)
+    return 2.0 * _paint(radius.shape, centres, radii, spacing)
 
 
 def _parse_face(face: str) -> tuple[int, int]:
@@ -268,11 +270,9 @@ def _paint(shape, centres, radii, spacing):  # pragma: no cover - compiled
 
 def _access_radius(dt: np.ndarray, axis: int, side: int) -> np.ndarray:
     """Bottleneck radius from the inlet face to each voxel (0 where not connected)."""
-    order = np.argsort(-dt.ravel(), kind="stable")
-    n_pos = int(np.count_nonzero(dt))
-    return _access_union_find(
-        np.ascontiguousarray(dt, dtype=np.float64), order[:n_pos].astype(np.int64), axis, side
-    )
+    idx = np.flatnonzero(dt)
+    order = idx[np.argsort(-dt.ravel()[idx], kind="stable")]
+    return _access_union_find(np.ascontiguousarray(dt, dtype=np.float64), order, axis, side)
 
 
 @numba.njit(cache=True)
@@ -296,9 +296,9 @@ def _access_union_find(dt, order, axis, side):  # pragma: no cover - compiled
     n = nz * ny * nx
     flat = dt.ravel()
     parent = np.full(n, -1, np.int64)
+    size = np.zeros(n, np.int64)
     inlet = np.zeros(n, np.bool_)
-    head = np.full(n, -1, np.int64)  # member list of each root: head, tail, next
-    tail = np.full(n, -1, np.int64)
+    tail = np.full(n, -1, np.int64)  # member list of each root: the root is its head
     nxt = np.full(n, -1, np.int64)
     access = np.zeros(n, np.float64)
     last = (nz, ny, nx)[axis] - 1
@@ -306,15 +306,16 @@ def _access_union_find(dt, order, axis, side):  # pragma: no cover - compiled
         v = order[k]
         level = flat[v]
         parent[v] = v
-        head[v] = v
+        size[v] = 1
         tail[v] = v
         z = v // (ny * nx)
         y = (v // nx) % ny
         x = v % nx
         pos = (z, y, x)[axis]
-        inlet[v] = pos == (0 if side == 0 else last)
-        if inlet[v]:
+        if pos == (0 if side == 0 else last):
+            inlet[v] = True
             access[v] = level
+        root = v
         for dz in range(-1, 2):
             zz = z + dz
             if zz < 0 or zz >= nz:
@@ -330,21 +331,23 @@ def _access_union_find(dt, order, axis, side):  # pragma: no cover - compiled
                     w = (zz * ny + yy) * nx + xx
                     if parent[w] < 0 or w == v:
                         continue
-                    a = _find(parent, v)
                     b = _find(parent, w)
-                    if a == b:
+                    if b == root:
                         continue
-                    if inlet[a] != inlet[b]:
+                    if inlet[root] != inlet[b]:
                         # The non-inlet side becomes accessible now, at this level.
-                        dry = b if inlet[a] else a
-                        m = head[dry]
+                        m = b if inlet[root] else root
                         while m >= 0:
                             access[m] = level
                             m = nxt[m]
-                    parent[b] = a
-                    inlet[a] = inlet[a] or inlet[b]
-                    nxt[tail[a]] = head[b]
-                    tail[a] = tail[b]
+                    # Union by size keeps the trees shallow; the lists are spliced.
+                    big, small = (root, b) if size[root] >= size[b] else (b, root)
+                    parent[small] = big
+                    size[big] += size[small]
+                    inlet[big] = inlet[big] or inlet[small]
+                    nxt[tail[big]] = small
+                    tail[big] = tail[small]
+                    root = big
     return access.reshape(dt.shape)
 
 
@@ -392,8 +395,12 @@ def pore_size_distribution(
             "pore_intrusion_distribution": xr.DataArray(nan, dims=("bin",), coords=coords),
             "mean_pore_diameter": xr.DataArray(np.nan),
         }
-    lt = local_thickness(mask, ms.spacing)[mask]
-    intr = intrusion_size(mask, ms.spacing, face=intrusion_face)[mask]
+    spacing = np.asarray(ms.spacing)
+    axis, side = _parse_face(intrusion_face)
+    dt = _distance(mask, spacing)
+    lt = _thickness_from_distance(dt, spacing)[mask]
+    intr = _thickness_from_distance(_access_radius(dt, axis, side), spacing)[mask]
+    del dt
     intr = intr[intr > 0]
     return {
         "pore_size_distribution": xr.DataArray(

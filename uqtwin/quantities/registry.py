@@ -15,12 +15,28 @@ import xarray as xr
 
 from uqtwin.errors import ConfigError
 from uqtwin.microstructure import Microstructure
-from uqtwin.quantities import surface_area, transport, volume_fraction
+from uqtwin.quantities import (
+    binder_contact,
+    cell_parameters,
+    connectivity,
+    interfaces,
+    particle_size,
+    pore_size,
+    surface_area,
+    transport,
+    volume_fraction,
+)
 from uqtwin.quantities.base import Quantity, check_outputs
 
 _ENTRIES: tuple[Quantity, ...] = (
     volume_fraction.QUANTITY,
     surface_area.QUANTITY,
+    interfaces.QUANTITY,
+    pore_size.QUANTITY,
+    particle_size.QUANTITY,
+    connectivity.QUANTITY,
+    binder_contact.QUANTITY,
+    cell_parameters.QUANTITY,
     transport.TORTUOSITY,
     transport.DIFFUSIVITY,
     transport.CONDUCTIVITY,
@@ -47,6 +63,25 @@ def check_options(name: str, options: Mapping[str, Any]) -> None:
             raise ConfigError(
                 f"unknown option {key!r} for quantity {name!r}; allowed: {list(allowed)}"
             )
+
+
+def prepare_context(
+    reference: Microstructure,
+    names: Sequence[str] | None = None,
+    *,
+    phases: Sequence[str] | None = None,
+    options: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Run-wide context: each named quantity's ``prepare`` hook on the reference."""
+    names = list(QUANTITIES) if names is None else list(names)
+    options = options or {}
+    context: dict[str, Any] = {}
+    for name in names:
+        quantity = get_quantity(name)
+        if quantity.prepare is not None:
+            context[name] = quantity.prepare(reference, phases=phases,
+                                             **dict(options.get(name, {})))
+    return context
 
 
 def compute_quantities(

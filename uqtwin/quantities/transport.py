@@ -277,7 +277,8 @@ def effective_conductivity(
     -------
     dict
         ``effective_conductivity`` (axis, axis2), S/m; ``conductivity_eigenvalues``
-        (principal), S/m; ``conduction_percolates`` (axis).
+        (principal), S/m; ``conduction_percolates`` (axis). NaN (with a warning) when no
+        phase has a conductivity, so that "all quantities" works on any volume.
     """
     del phases
     sigma = np.zeros(len(ms.phases))

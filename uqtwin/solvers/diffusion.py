@@ -80,7 +80,9 @@ class SolverOptions:
     periodic : tuple of 3 bools
         Periodic sides (the driven axis is never periodic).
     sweeps : int
-        Gauss-Seidel sweeps before and after each coarse-grid correction.
+        Red-black Gauss-Seidel sweeps before and after each coarse-grid correction
+        (4 measured fastest on 128³-256³ electrodes: 9-11 CG iterations instead of 27
+        with 1 sweep, for a V-cycle about twice as expensive).
     coarsest_size : int
         Number of cells of the coarsest grid (solved directly).
     dtype : str
@@ -91,7 +93,7 @@ class SolverOptions:
     change_tol: float = 1e-5
     max_iter: int = 500
     periodic: tuple[bool, bool, bool] = (False, False, False)
-    sweeps: int = 1
+    sweeps: int = 4
     coarsest_size: int = 4096
     dtype: str = "float32"
 
@@ -296,9 +298,8 @@ def solve_axis(
     gz, gy, gx = g
     shape = k.shape
     b = dirichlet_rhs(g[axis], axis, shape, 1.0, dtype)
-    mg = build_hierarchy(gz, gy, gx, periodic=periodic, coarsest_size=options.coarsest_size)
-    if options.sweeps != 1:
-        mg = type(mg)(mg.levels, mg.coarse_lu, mg.periodic, options.sweeps)
+    mg = build_hierarchy(gz, gy, gx, periodic=periodic, coarsest_size=options.coarsest_size,
+                         sweeps=options.sweeps)
 
     # float64 iterate: the fluxes are differences of nearly equal potentials
     x = padded_zeros(shape, np.float64)

@@ -85,7 +85,8 @@ def _sparse_matrix(gz, gy, gx, periodic) -> sp.csc_matrix:
     )
 
 
-def build_hierarchy(gz, gy, gx, *, periodic=(False, False, False), coarsest_size: int = 4096):
+def build_hierarchy(gz, gy, gx, *, periodic=(False, False, False), coarsest_size: int = 4096,
+                    sweeps: int = 4):
     """Build the grids from the fine face conductances down to ``coarsest_size`` cells.
 
     Parameters
@@ -97,6 +98,8 @@ def build_hierarchy(gz, gy, gx, *, periodic=(False, False, False), coarsest_size
     coarsest_size : int
         Coarsen until the grid has at most this many cells; that grid is solved by a
         sparse LU factorisation.
+    sweeps : int
+        Smoothing sweeps before and after each coarse correction.
 
     Returns
     -------
@@ -107,10 +110,11 @@ def build_hierarchy(gz, gy, gx, *, periodic=(False, False, False), coarsest_size
     while True:
         cshape, ratios = _coarse_shape(shape)
         last = int(np.prod(shape)) <= coarsest_size or cshape == shape
-        levels.append(
-            Level(gz, gy, gx, shape, ratios, padded_zeros(shape, gz.dtype),
-                  padded_zeros(shape, gz.dtype), padded_zeros(shape, gz.dtype))
-        )
+        # the finest level smooths the caller's arrays: no x, b of its own
+        xb = (np.zeros((0, 0, 0), gz.dtype),) * 2 if not levels else (
+            padded_zeros(shape, gz.dtype), padded_zeros(shape, gz.dtype))
+        levels.append(Level(gz, gy, gx, shape, ratios, *xb,
+                            padded_zeros(shape, gz.dtype) if not last else xb[0]))
         if last:
             break
         coarse = []
@@ -124,7 +128,7 @@ def build_hierarchy(gz, gy, gx, *, periodic=(False, False, False), coarsest_size
         shape = cshape
     top = levels[-1]
     lu = spla.splu(_sparse_matrix(top.gz, top.gy, top.gx, periodic))
-    return MultigridPreconditioner(tuple(levels), lu, tuple(bool(p) for p in periodic))
+    return MultigridPreconditioner(tuple(levels), lu, tuple(bool(p) for p in periodic), sweeps)
 
 
 @dataclass(frozen=True, eq=False)
@@ -146,7 +150,7 @@ class MultigridPreconditioner:
     levels: tuple[Level, ...]
     coarse_lu: object
     periodic: tuple[bool, bool, bool]
-    sweeps: int = 1
+    sweeps: int = 4
 
     def _smooth(self, lev: Level, x, b, order):
         for _ in range(self.sweeps):

@@ -1,0 +1,229 @@
+"""Known answers for the morphology quantities (issue 5)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import ndimage as ndi
+
+from uqtwin.microstructure import Microstructure
+from uqtwin.quantities import pore_size as ps
+from uqtwin.quantities.binder_contact import particle_contact_areas
+from uqtwin.quantities.cell_parameters import bruggeman_exponent
+from uqtwin.quantities.connectivity import cluster_fractions
+from uqtwin.quantities.interfaces import interfacial_areas
+from uqtwin.quantities.particle_size import particle_diameters, segment_particles
+from uqtwin.quantities.registry import compute_quantities
+
+
+def _balls(shape, centres, radii, spacing=(1.0, 1.0, 1.0)):
+    """Union of balls given in physical units, sampled at voxel centres."""
+    z, y, x = (np.arange(n) * s for n, s in zip(shape, spacing, strict=True))
+    z, y, x = z[:, None, None], y[None, :, None], x[None, None, :]
+    out = np.zeros(shape, bool)
+    for (cz, cy, cx), r in zip(centres, radii, strict=True):
+        out |= (z - cz) ** 2 + (y - cy) ** 2 + (x - cx) ** 2 <= r * r
+    return out
+
+
+# ---------------------------------------------------------------- local thickness
+
+
+@pytest.mark.parametrize("radius", [5, 9])
+def test_local_thickness_of_spherical_pores_peaks_at_the_radius(radius):
+    n = 2 * radius + 6
+    mask = _balls((n, n, n), [(n / 2 - 0.3,) * 3], [radius])
+    lt = ps.local_thickness(mask)[mask]
+    edges = np.arange(0.0, 2 * radius + 6, 1.0)
+    peak = edges[np.argmax(np.histogram(lt, edges)[0])] + 0.5
+    assert abs(peak / 2 - radius) <= 1.0
+
+
+def test_two_size_packing_gives_two_modes():
+    mask = _balls((40, 40, 70), [(20, 20, 14), (20, 20, 50)], [4, 11])
+    lt = ps.local_thickness(mask)[mask]
+    hist, edges = np.histogram(lt, np.arange(0.0, 30.0, 1.0))
+    modes = [i for i in range(1, len(hist) - 1) if hist[i] > 0 and hist[i] >= hist[i - 1]
+             and hist[i] >= hist[i + 1]]
+    centres = edges[modes] + 0.5
+    assert len(modes) == 2
+    assert abs(centres[0] / 2 - 4) <= 1 and abs(centres[1] / 2 - 11) <= 1
+
+
+def test_pruned_painting_equals_painting_every_ball():
+    rng = np.random.default_rng(3)
+    mask = ndi.gaussian_filter(rng.random((30, 32, 34)), 2) > 0.5
+    spacing = np.array([1.0, 0.7, 1.3])
+    dt = ndi.distance_transform_edt(mask, sampling=spacing)
+    every = np.flatnonzero(dt)
+    brute = 2 * ps._paint(mask.shape, every, dt.ravel()[every], spacing)
+    assert np.array_equal(ps.local_thickness(mask, spacing), brute)
+
+
+def test_intrusion_is_limited_by_the_throat_and_skips_isolated_pores():
+    # A big chamber reached from the z- face through a thin channel, and a big pore
+    # with no path to the inlet.
+    mask = _balls((60, 40, 40), [(30, 20, 20)], [10])
+    mask[0:22, 19:22, 19:22] = True  # 3-voxel channel from the inlet to the chamber
+    isolated = _balls((60, 40, 40), [(52, 20, 20)], [5])
+    mask |= isolated
+    intr = ps.intrusion_size(mask, face="z-")
+    lt = ps.local_thickness(mask)
+    chamber = _balls((60, 40, 40), [(30, 20, 20)], [6])
+    # Through the channel only balls of the channel's size pass.
+    channel_size = lt[5, 20, 20]
+    assert np.allclose(intr[chamber], channel_size)
+    assert lt[chamber].min() > 3 * channel_size
+    assert np.all(intr[isolated] == 0)
+    # From the far side the isolated pore is still cut off, the chamber unreachable.
+    assert np.all(ps.intrusion_size(mask, face="z+")[chamber] == 0)
+
+
+def test_pore_size_quantity_and_anisotropic_spacing():
+    radius = 8.0
+    iso = _balls((24, 24, 24), [(11.7, 11.7, 11.7)], [radius])
+    aniso = _balls((24, 24, 12), [(11.7, 11.7, 11.7)], [radius], spacing=(1, 1, 2))
+    out = {}
+    for name, mask, spacing in (("iso", iso, (1, 1, 1)), ("aniso", aniso, (1, 1, 2))):
+        ms = Microstructure((~mask).astype(np.uint8), spacing, "um", ("pore", "solid"))
+        ds = compute_quantities(ms, ["pore_size_distribution"], options={
+            "pore_size_distribution": {"bins": np.arange(0.0, 30.0, 2.0)}})
+        assert ds["pore_size_distribution"].dims == ("bin",)
+        assert float(ds["pore_size_distribution"].sum()) == pytest.approx(1.0)
+        assert ds["mean_pore_diameter"].attrs["units"] == "um"
+        out[name] = float(ds["mean_pore_diameter"])
+    # The same physical pore: the same size within one (coarse) voxel.
+    assert abs(out["iso"] - out["aniso"]) <= 2.0
+    assert abs(out["iso"] / 2 - radius) <= 1.0
+
+
+# ---------------------------------------------------------------- particles
+
+
+def test_separated_spheres_equivalent_diameters():
+    radii = [5, 8, 12]
+    mask = _balls((40, 40, 110), [(20, 20, 12), (20, 20, 37), (20, 20, 80)], radii)
+    d = particle_diameters(mask)
+    assert np.sort(d) == pytest.approx(2 * np.asarray(radii, float), rel=0.02)
+
+
+def test_touching_spheres_are_split_in_two():
+    mask = _balls((40, 40, 60), [(20, 20, 20), (20.3, 20, 38)], [10, 10])
+    assert ndi.label(mask)[1] == 1
+    particles = segment_particles(mask)
+    assert particles.max() == 2
+    sizes = np.bincount(particles.ravel())[1:]
+    assert sizes.min() / sizes.max() > 0.95
+
+
+def test_border_particles_are_flagged_and_excluded():
+    mask = _balls((30, 30, 60), [(15, 15, 15), (15, 15, 55)], [6, 8])
+    assert len(particle_diameters(mask)) == 1
+    assert len(particle_diameters(mask, exclude_border=False)) == 2
+
+
+def test_stretched_particles_keep_their_physical_size():
+    centres = [(20, 20, 14), (20, 20, 44)]
+    iso = _balls((40, 40, 60), centres, [7, 10])
+    aniso = _balls((40, 40, 30), centres, [7, 10], spacing=(1, 1, 2))
+    d_iso = np.sort(particle_diameters(iso))
+    d_aniso = np.sort(particle_diameters(aniso, (1, 1, 2)))
+    assert d_aniso == pytest.approx(d_iso, rel=0.03)
+    assert d_aniso == pytest.approx([14, 20], rel=0.03)
+
+
+# ---------------------------------------------------------------- interfaces, contact
+
+
+def test_cube_resting_on_a_slab_contact_area():
+    labels = np.zeros((40, 40, 40), np.uint8)
+    labels[:10] = 2  # binder slab
+    labels[10:22, 14:26, 14:26] = 1  # active cube, 12 voxels wide
+    particles = (labels == 1).astype(np.int32)
+    per, total = particle_contact_areas(labels, (1, 1, 1), particles, 1, 2)
+    assert total == pytest.approx(144.0, rel=5e-3)
+    assert per[0] == pytest.approx(total)
+    spacing = (0.5, 0.25, 0.2)
+    _, total = particle_contact_areas(labels, spacing, particles, 1, 2)
+    assert total == pytest.approx(144.0 * 0.25 * 0.2, rel=5e-3)
+
+
+def test_interfaces_of_a_half_coated_ball():
+    n, R = 48, 10.0
+    c = n / 2 - 0.5 + 0.23
+    z, y, x = np.ogrid[:n, :n, :n]
+    r2 = (z - c) ** 2 + (y - c) ** 2 + (x - c) ** 2
+    labels = np.zeros((n, n, n), np.uint8)
+    zc = math.floor(c) + 0.5
+    labels[(r2 <= (1.5 * R) ** 2) & (z > zc)] = 2
+    labels[r2 <= R * R] = 1
+    hcut = zc - c
+    ab = 2 * math.pi * R * (R - hcut)
+    ap = 4 * math.pi * R * R - ab
+    R2 = 1.5 * R
+    bp = 2 * math.pi * R2 * (R2 - hcut) + math.pi * (R2 * R2 - R * R)
+    got = interfacial_areas(labels, (1, 1, 1), [(0, 1), (0, 2), (1, 2)])
+    assert got == pytest.approx([ap, bp, ab], rel=0.03)
+
+
+# ---------------------------------------------------------------- connectivity
+
+
+def test_connectivity_of_a_hand_made_network():
+    m = np.zeros((10, 10, 10), bool)
+    m[:, 1, 1] = True  # rod through z: percolating along z (10 voxels)
+    m[0:4, 5, 5] = True  # dead end from z- (4 voxels)
+    m[4:6, 8, 8] = True  # isolated along z (2 voxels), touches no face at all
+    f = cluster_fractions(m, 6)
+    assert f[0] == pytest.approx([10 / 16, 4 / 16, 2 / 16])
+    # Along y and x no cluster touches the faces normal to them except via x/y = 0/9.
+    assert np.allclose(f.sum(axis=1), 1.0)
+    assert f[1] == pytest.approx([0.0, 0.0, 1.0])
+
+
+def test_diagonal_path_percolates_only_under_26_connectivity():
+    m = np.zeros((4, 4, 4), bool)
+    for k in range(4):
+        m[k, k, 1] = True  # a staircase along z touching only along edges
+    assert cluster_fractions(m, 26)[0, 0] == 1.0
+    assert cluster_fractions(m, 6)[0, 0] == 0.0
+    # Dual convention: the pore is face-connected (no flux through an edge), solids are
+    # 26-connected, so the same staircase percolates as a solid and not as a pore.
+    as_pore = Microstructure(m.astype(np.uint8), (1, 1, 1), "um", ("active", "pore"))
+    as_solid = Microstructure(m.astype(np.uint8), (1, 1, 1), "um", ("pore", "active"))
+    ds_pore = compute_quantities(as_pore, ["connectivity"])
+    ds_solid = compute_quantities(as_solid, ["connectivity"])
+    assert ds_pore["percolating_fraction"].dims == ("phase", "axis")
+    assert float(ds_pore["percolating_fraction"].sel(phase="pore", axis="z")) == 0.0
+    assert float(ds_solid["percolating_fraction"].sel(phase="active", axis="z")) == 1.0
+
+
+# ---------------------------------------------------------------- cell parameters
+
+
+def test_bruggeman_exponent_round_trip():
+    eps = np.array([0.3, 0.45, 0.6])
+    tau = eps ** (1 - 1.5)
+    assert bruggeman_exponent(eps, tau) == pytest.approx([1.5, 1.5, 1.5])
+    assert bruggeman_exponent(eps, tau, pooled=True) == pytest.approx(1.5)
+    assert np.isnan(bruggeman_exponent(0.4, np.inf))
+
+
+def test_all_morphology_quantities_on_a_three_phase_volume():
+    mask = _balls((40, 40, 40), [(20, 20, 12), (20, 20, 28)], [7, 7])
+    labels = mask.astype(np.uint8)
+    labels[(~mask) & (ndi.distance_transform_edt(~mask) <= 1.5)] = 2
+    ms = Microstructure(labels, (0.4, 0.4, 0.4), "um", ("pore", "active", "binder"))
+    names = ["specific_interfacial_area", "particle_size_distribution", "binder_contact",
+             "cell_parameters", "connectivity", "pore_size_distribution"]
+    ds = compute_quantities(ms, names)
+    assert list(ds["specific_interfacial_area"].pair.values) == [
+        "pore|active", "pore|binder", "active|binder"]
+    assert float(ds["particle_count"]) == 2
+    assert float(ds["mean_particle_diameter"]) == pytest.approx(14 * 0.4, rel=0.03)
+    assert float(ds["binder_coverage"]) > 0.8
+    assert ds["mean_particle_adhesion_force"].attrs["units"] == "N"
+    assert float(ds["mean_particle_adhesion_energy"]) > 0
+    assert float(ds["porosity"]) == pytest.approx(float(np.mean(labels == 0)))
