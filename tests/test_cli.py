@@ -28,6 +28,7 @@ def test_measure_json_on_shipped_truth():
     assert out["volume_fraction"]["dims"] == []
 
 
+@pytest.mark.slow
 def test_measure_json_on_tf_electrode(shared_data):
     res = _invoke("measure", shared_data / "tf_electrode.tiff", "--phase", 0,
                   "--spacing", 0.39, 0.39, 0.39, "--json")
@@ -36,6 +37,10 @@ def test_measure_json_on_tf_electrode(shared_data):
     assert out["volume_fraction"]["value"] == pytest.approx(0.44992, abs=5e-6)
     assert out["specific_surface_area"]["units"] == "1/um"
     assert out["specific_surface_area"]["value"] > 0
+    tau = out["tortuosity_factor"]
+    assert tau["dims"] == ["axis"] and tau["units"] == "1"
+    np.testing.assert_allclose(tau["value"], [2.0772, 2.0764, 2.2098], rtol=3e-3)
+    assert out["particle_diameter"]["dims"] == ["particle"]
 
 
 def test_tf_electrode_volume_fractions(shared_data):

@@ -227,3 +227,23 @@ def test_all_morphology_quantities_on_a_three_phase_volume():
     assert ds["mean_particle_adhesion_force"].attrs["units"] == "N"
     assert float(ds["mean_particle_adhesion_energy"]) > 0
     assert float(ds["porosity"]) == pytest.approx(float(np.mean(labels == 0)))
+
+
+# ---------------------------------------------------------------- derived: Bruggeman
+
+
+def test_bruggeman_exponent_is_derived_from_porosity_and_tortuosity():
+    from uqtwin.errors import ConfigError
+
+    labels = np.ones((12, 12, 12), np.uint8)  # solid
+    labels[:, :6, :] = 0  # a pore slab: straight channels along z and x, blocked along y
+    ms = Microstructure(labels, (1, 1, 1), "um", ("pore", "active"))
+    ds = compute_quantities(ms, ["bruggeman_exponent", "volume_fraction", "tortuosity_factor"],
+                            phases=["pore"])
+    b = ds["bruggeman_exponent"]
+    # τ = 1 along z and x (straight), ε = 0.5: b = 1 - ln 1 / ln 0.5 = 1; no path along y.
+    assert b.sel(axis="z") == pytest.approx(1.0, abs=1e-5)
+    assert b.sel(axis="x") == pytest.approx(1.0, abs=1e-5)
+    assert np.isnan(b.sel(axis="y"))
+    with pytest.raises(ConfigError, match="add 'tortuosity_factor'"):
+        compute_quantities(ms, ["bruggeman_exponent", "volume_fraction"])

@@ -8,6 +8,7 @@ import pytest
 from uqtwin.materials import available_materials, load_material, property_value
 from uqtwin.microstructure import Microstructure
 from uqtwin.quantities import transport
+from uqtwin.quantities.particle_size import segment_particles
 from uqtwin.quantities.registry import QUANTITIES, compute_quantities
 
 
@@ -107,7 +108,7 @@ def test_contact_resistance_lowers_conductivity_between_two_spheres():
     labels[:1] = 1  # current collectors: plates at both ends
     labels[-1:] = 1
     ms = Microstructure(labels, (1.0, 1.0, 1.0), "um", ("pore", "am"))
-    parts = transport.particle_labels(ms.mask("am"), ms.spacing)
+    parts = segment_particles(ms.mask("am"), ms.spacing)
     assert parts[6, 6, 6] != parts[17, 6, 6] and parts[6, 6, 6] > 0
     opts = {"conductivities": {"am": 1.0}, "particle_phase": "am"}
     free = transport.effective_conductivity(ms, **opts)
@@ -124,3 +125,23 @@ def test_tf_electrode_pore_tortuosity_all_axes(tf_electrode):
     tau = transport.tortuosity_factor(ms, phases=["pore"])["tortuosity_factor"]
     np.testing.assert_allclose(tau.sel(phase="pore").values, [2.0772, 2.0764, 2.2098],
                                rtol=2e-3)
+
+
+def test_warm_start_from_the_reference_context():
+    from uqtwin.quantities.registry import prepare_context
+
+    rng = np.random.default_rng(0)
+    ref = (rng.random((20, 20, 20)) < 0.6).astype(np.uint8)
+    sample = ref.copy()
+    flip = rng.random(ref.shape) < 0.02
+    sample[flip] = 1 - sample[flip]
+    phases = ("solid", "pore")
+    opts = {"tortuosity_factor": {"warm_start": True}}
+    context = prepare_context(Microstructure(ref, (1, 1, 1), "um", phases),
+                              ["tortuosity_factor"], phases=["pore"], options=opts)
+    assert set(context["tortuosity_factor"]) == {"pore"}
+    warm = compute_quantities(Microstructure(sample, (1, 1, 1), "um", phases, context=context),
+                              ["tortuosity_factor"], phases=["pore"], options=opts)
+    cold = compute_quantities(Microstructure(sample, (1, 1, 1), "um", phases),
+                              ["tortuosity_factor"], phases=["pore"])
+    np.testing.assert_allclose(warm.tortuosity_factor, cold.tortuosity_factor, rtol=1e-4)

@@ -39,6 +39,7 @@ import numpy as np
 import xarray as xr
 
 from uqtwin.errors import UqtwinInputError
+from uqtwin.quantities.cell_parameters import bruggeman_exponent
 
 SAMPLE_DIM = "sample"
 
@@ -182,10 +183,8 @@ def _columns(
                              f"{through_axis!r} (the through-thickness axis)")
         else:
             tau = np.asarray(tau_da.values, dtype=float)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            # τ = ε^(1−b)  ⇒  b = 1 − ln τ / ln ε; undefined for ε ∈ {0, 1} or τ = ∞.
-            b = 1.0 - np.log(tau) / np.log(eps)
-        b[~np.isfinite(b) | (eps <= 0) | (eps >= 1)] = np.nan
+        # τ = ε^(1−b), the same convention as the registered bruggeman_exponent
+        b = np.asarray(bruggeman_exponent(eps, tau), dtype=float)
         if np.isnan(b).any():
             notes.append(f"{int(np.isnan(b).sum())} samples have no Bruggeman coefficient "
                          "(the pore phase does not percolate there)")

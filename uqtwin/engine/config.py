@@ -250,7 +250,7 @@ def _resolve_paths(cfg: RunConfig, base_dir: str | Path | None) -> RunConfig:
 def check_config(cfg: RunConfig) -> RunConfig:
     """Check values that single-field typing cannot: ranges, choices, cross-references."""
     from uqtwin.materials import load_material
-    from uqtwin.quantities.registry import check_options, get_quantity
+    from uqtwin.quantities.registry import check_options, resolve_order
 
     inp = cfg.input
     if inp.format is not None and inp.format not in FORMATS:
@@ -284,8 +284,7 @@ def check_config(cfg: RunConfig) -> RunConfig:
     q = cfg.quantities
     if not q.names:
         raise ConfigError("[quantities] names is empty: name at least one quantity")
-    for name in q.names:
-        get_quantity(name)
+    resolve_order(q.names)  # every name registered, every derived one's inputs named
     for name, opts in q.options.items():
         if name not in q.names:
             raise ConfigError(f"[quantities.options.{name}] given but {name!r} is not in names")

@@ -79,11 +79,15 @@ def measure(
     parts = []
     for qname in names:
         quantity = get_quantity(qname)
-        per_phase = any("phase" in out.dims for out in quantity.outputs)
-        options = {"phase": name} if "phase" in quantity.option_names() else {}
+        # A derived quantity needs its inputs; the memo on ``ms`` keeps them from being
+        # computed twice when they are measured too.
+        wanted = [*quantity.requires, qname]
+        per_phase = any("phase" in out.dims for q in wanted for out in get_quantity(q).outputs)
+        options = {q: {"phase": name} for q in wanted if "phase" in get_quantity(q).option_names()}
         try:
-            parts.append(compute_quantities(ms, [qname], phases=[name] if per_phase else None,
-                                            options={qname: options}))
+            part = compute_quantities(ms, wanted, phases=[name] if per_phase else None,
+                                      options=options)
+            parts.append(part[[out.name for out in quantity.outputs]])
         except PhaseError as exc:
             if explicit:
                 raise

@@ -74,6 +74,9 @@ class Quantity:
         Every variable ``compute`` returns.
     summary : str
         One line for ``--help`` listings.
+    requires : tuple of str
+        Quantities whose outputs this one is derived from; they are computed first and
+        ``compute`` receives them as the keyword ``inputs`` (an ``xarray.Dataset``).
     prepare : callable, optional
         ``prepare(reference, *, phases=None, **options) -> Any``, called once per run on a
         reference microstructure (the most probable segmentation); its result reaches
@@ -85,6 +88,7 @@ class Quantity:
     compute: Callable[..., Mapping[str, xr.DataArray]]
     outputs: tuple[Output, ...]
     summary: str = ""
+    requires: tuple[str, ...] = ()
     prepare: Callable[..., Any] | None = None
 
     def option_names(self) -> tuple[str, ...]:
@@ -93,7 +97,7 @@ class Quantity:
         return tuple(
             p.name
             for p in sig.parameters.values()
-            if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name != "phases"
+            if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name not in ("phases", "inputs")
         )
 
     def output(self, name: str) -> Output:

@@ -17,6 +17,7 @@ from uqtwin.errors import ConfigError
 from uqtwin.microstructure import Microstructure
 from uqtwin.quantities import (
     binder_contact,
+    bruggeman,
     cell_parameters,
     connectivity,
     interfaces,
@@ -40,6 +41,7 @@ _ENTRIES: tuple[Quantity, ...] = (
     transport.TORTUOSITY,
     transport.DIFFUSIVITY,
     transport.CONDUCTIVITY,
+    bruggeman.QUANTITY,
 )
 
 QUANTITIES: Mapping[str, Quantity] = MappingProxyType({q.name: q for q in _ENTRIES})
@@ -112,10 +114,31 @@ def compute_quantities(
     names = list(QUANTITIES) if names is None else list(names)
     options = options or {}
     variables: dict[str, xr.DataArray] = {}
-    for name in names:
+    for name in resolve_order(names):
         quantity = get_quantity(name)
         opts = dict(options.get(name, {}))
         check_options(name, opts)
+        if quantity.requires:
+            opts["inputs"] = xr.Dataset(variables)
         values = quantity.compute(ms, phases=phases, **opts)
         variables.update(check_outputs(quantity, values, ms))
     return xr.Dataset(variables)
+
+
+def resolve_order(names: Sequence[str]) -> list[str]:
+    """``names`` with derived quantities after those they require (which must be named)."""
+    ordered: list[str] = []
+    pending = list(dict.fromkeys(names))
+    for name in pending:
+        for req in get_quantity(name).requires:
+            if req not in pending:
+                raise ConfigError(
+                    f"quantity {name!r} is derived from {req!r}: add {req!r} to the names"
+                )
+    while pending:
+        ready = [n for n in pending if all(r in ordered for r in get_quantity(n).requires)]
+        if not ready:
+            raise ConfigError(f"circular quantity requirements among {pending}")
+        ordered.extend(ready)
+        pending = [n for n in pending if n not in ready]
+    return ordered

@@ -14,8 +14,10 @@ Three registered quantities share the finite-volume solver of :mod:`uqtwin.solve
 
 ``tortuosity_factor`` and ``effective_diffusivity`` come from the same three solves per
 phase (one driven along each axis). When both are requested for a microstructure the
-solves are done once: the result is kept, keyed weakly on the microstructure object and
-on the options, until the microstructure is garbage-collected.
+solves are done once: they are memoized on the microstructure
+(:meth:`~uqtwin.microstructure.Microstructure.memoized`). With ``warm_start`` the
+engine solves the most probable segmentation once per run (the ``prepare`` hook) and
+every sample starts from its potentials, whatever the order in which samples run.
 
 Conventions (the same as TauFactor's): the phase alone conducts, with ``D_bulk = 1``;
 fixed values on the two outer faces normal to the driven axis, half a voxel outside the
@@ -31,8 +33,8 @@ their τ therefore differ by up to about 1/n (0.4 % at n = 256). A direction wit
 from __future__ import annotations
 
 import warnings
-import weakref
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -41,6 +43,7 @@ from uqtwin.errors import PhaseError
 from uqtwin.materials import property_value
 from uqtwin.microstructure import Microstructure
 from uqtwin.quantities.base import AXES, Output, Quantity
+from uqtwin.quantities.particle_size import particles_of
 from uqtwin.solvers import SolverOptions, effective_tensor
 from uqtwin.volume import unit_scale
 
@@ -48,7 +51,6 @@ __all__ = [
     "NonPercolatingWarning",
     "effective_conductivity",
     "effective_diffusivity",
-    "particle_labels",
     "tortuosity_factor",
 ]
 
@@ -59,57 +61,71 @@ class NonPercolatingWarning(UserWarning):
     """A phase has no connected path between the two faces of an axis (τ = ∞)."""
 
 
-# Results of the three solves per (microstructure, options): lets tortuosity_factor and
-# effective_diffusivity share one solve. Weak keys: entries go with the microstructure.
-_SOLVES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-# Warm-start potentials per (shape, spacing, phase, axis, periodic): the first
-# microstructure solved (the engine solves the most probable segmentation first) seeds
-# the later samples. Fixed reference, not "last solved", so results do not depend on the
-# order in which the other samples are processed. Bounded to keep memory in check.
-_WARM: dict = {}
-_WARM_MAX = 12
-
-
 def _options(tol: float, max_iter: int, periodic: bool) -> SolverOptions:
     p = bool(periodic)
     return SolverOptions(flux_tol=float(tol), change_tol=float(tol), max_iter=int(max_iter),
                          periodic=(p, p, p))
 
 
-def _warm_key(ms, phase, periodic):
-    return (ms.shape, tuple(ms.spacing), phase, bool(periodic))
+def _solve(ms: Microstructure, phase: str, tol, max_iter, periodic, x0, keep: bool):
+    return effective_tensor(ms.mask(phase).astype(np.float32), ms.spacing,
+                            options=_options(tol, max_iter, periodic), x0=x0,
+                            keep_potential=keep)
+
+
+def prepare_warm_start(
+    reference: Microstructure,
+    *,
+    phases: Sequence[str] | None = None,
+    tol: float = 1e-5,
+    max_iter: int = 500,
+    periodic: bool = False,
+    warm_start: bool = False,
+) -> dict[str, Any]:
+    """Potentials of the reference microstructure's solves, per phase (``prepare`` hook).
+
+    Empty unless ``warm_start``; memoized on the reference, so ``tortuosity_factor`` and
+    ``effective_diffusivity`` share it.
+    """
+    if not warm_start:
+        return {}
+    return {
+        p: reference.memoized(
+            ("diffusion-reference", p, float(tol), int(max_iter), bool(periodic)),
+            lambda p=p: tuple(s.potential for s in
+                              _solve(reference, p, tol, max_iter, periodic, None, True).axes),
+        )
+        for p in reference.select_phases(phases)
+    }
 
 
 def _phase_solves(ms: Microstructure, phase: str, tol, max_iter, periodic, warm_start):
-    key = (phase, float(tol), int(max_iter), bool(periodic), bool(warm_start))
-    cache = _SOLVES.setdefault(ms, {})
-    if key in cache:
-        return cache[key]
-    k = ms.mask(phase).astype(np.float32)
-    wkey = _warm_key(ms, phase, periodic)
-    x0 = _WARM.get(wkey) if warm_start else None
-    sol = effective_tensor(k, ms.spacing, options=_options(tol, max_iter, periodic), x0=x0,
-                           keep_potential=bool(warm_start) and x0 is None)
-    if warm_start and x0 is None and len(_WARM) < _WARM_MAX:
-        _WARM[wkey] = tuple(s.potential for s in sol.axes)
-    eps = float(k.mean())
+    key = ("diffusion", phase, float(tol), int(max_iter), bool(periodic))
+    return ms.memoized(key, lambda: _phase_solves_uncached(ms, phase, tol, max_iter,
+                                                           periodic, warm_start))
+
+
+def _phase_solves_uncached(ms, phase, tol, max_iter, periodic, warm_start):
+    x0 = None
+    if warm_start:
+        ctx = ms.context.get("tortuosity_factor") or ms.context.get("effective_diffusivity")
+        x0 = (ctx or {}).get(phase)
+    sol = _solve(ms, phase, tol, max_iter, periodic, x0, False)
+    eps = float(ms.mask(phase).mean())
     for s in sol.axes:
         if not s.percolates:
             warnings.warn(
                 f"phase {phase!r} does not percolate along {AXES[s.axis]} "
                 f"(axis {s.axis}): {s.reason}; tortuosity factor set to inf",
-                NonPercolatingWarning, stacklevel=4)
+                NonPercolatingWarning, stacklevel=5)
         elif not s.converged:
             warnings.warn(
                 f"transport solve for phase {phase!r} along {AXES[s.axis]} did not reach "
                 f"tol={tol} in {max_iter} iterations (flux mismatch {s.flux_mismatch:.2e}, "
-                f"change {s.change:.2e})", RuntimeWarning, stacklevel=4)
+                f"change {s.change:.2e})", RuntimeWarning, stacklevel=5)
     tau = np.array([eps / s.effective[s.axis] if s.percolates and s.effective[s.axis] > 0
                     else np.inf for s in sol.axes])
-    out = {"solution": sol, "tau": tau, "eps": eps}
-    cache[key] = out
-    return out
+    return {"solution": sol, "tau": tau, "eps": eps}
 
 
 def _da(values, dims, names=None):
@@ -149,9 +165,9 @@ def tortuosity_factor(
     periodic : bool
         Periodic instead of insulated side faces.
     warm_start : bool
-        Start each solve from the potential of the first microstructure of the same
-        shape solved in this process (speeds up ensembles; the answer changes only
-        within ``tol``).
+        Start each sample's solves from the potentials of the most probable
+        segmentation, solved once per run by the engine (the answer changes only within
+        ``tol``; it saves iterations when samples differ only near interfaces).
 
     Returns
     -------
@@ -209,35 +225,6 @@ def effective_diffusivity(
     }
 
 
-def particle_labels(mask: np.ndarray, spacing, *, min_distance: int = 3) -> np.ndarray:
-    """Label the particles of ``mask`` by a watershed of its distance map.
-
-    Parameters
-    ----------
-    mask : ndarray of bool
-        The active-material phase.
-    spacing : tuple of 3 floats
-        Voxel size (z, y, x), so that distances are physical.
-    min_distance : int
-        Minimum separation of two particle centres (maxima of the distance map), voxels.
-
-    Returns
-    -------
-    ndarray of int32
-        0 outside ``mask``, one positive label per particle.
-    """
-    from scipy import ndimage
-    from skimage.feature import peak_local_max
-    from skimage.segmentation import watershed
-
-    dist = ndimage.distance_transform_edt(mask, sampling=spacing)
-    peaks = peak_local_max(dist, min_distance=min_distance, labels=ndimage.label(mask)[0],
-                           exclude_border=False)
-    markers = np.zeros(mask.shape, dtype=np.int32)
-    markers[tuple(peaks.T)] = np.arange(1, len(peaks) + 1, dtype=np.int32)
-    return watershed(-dist, markers, mask=mask).astype(np.int32)
-
-
 def effective_conductivity(
     ms: Microstructure,
     *,
@@ -245,7 +232,7 @@ def effective_conductivity(
     conductivities: Mapping[str, float] | None = None,
     contact_resistance: float = 0.0,
     particle_phase: str | None = None,
-    min_distance: int = 3,
+    h: float | None = None,
     tol: float = 1e-5,
     max_iter: int = 500,
     periodic: bool = False,
@@ -266,10 +253,11 @@ def effective_conductivity(
         ``particle_phase``, Ω·m². A face between two particles gets the conductance
         ``1 / (1/g + R_c / A_face)``. Needs a physical length unit.
     particle_phase : str, optional
-        Phase split into particles (watershed of its distance map) for the contact
-        resistance; default: the phase whose card has ``kind = "active"``.
-    min_distance : int
-        Minimum distance between particle centres for the watershed, voxels.
+        Phase split into particles for the contact resistance (the watershed of
+        :func:`uqtwin.quantities.particle_size.segment_particles`, shared with the
+        particle sizes); default: the phase whose card has ``kind = "active"``.
+    h : float, optional
+        Watershed marker depth in length units (see ``segment_particles``).
     tol, max_iter, periodic
         As in :func:`tortuosity_factor`.
 
@@ -310,7 +298,7 @@ def effective_conductivity(
                     "contact_resistance needs 'particle_phase' (no single phase has a card "
                     f"with kind = 'active'; phases are {list(ms.phases)})")
             particle_phase = active[0]
-        particles = particle_labels(ms.mask(particle_phase), spacing, min_distance=min_distance)
+        particles = particles_of(ms, ms.phase_index(particle_phase), h)
         # conductances in S (σ in S/m, lengths in m) so that R_c/A is in Ω
         spacing = tuple(s * unit_scale(ms.unit, "m") for s in spacing)
     sol = effective_tensor(k, spacing, options=_options(tol, max_iter, periodic),
@@ -340,13 +328,17 @@ TORTUOSITY = Quantity(
         Output("percolates", _DIAG, "1", "percolates",
                "Whether a 6-connected path of the phase joins the two faces of the axis."),
         Output("diffusion_flux_mismatch", _DIAG, "1", "flux mismatch",
-               "Achieved |inflow − outflow| / mean flow of the diffusion solve."),
+               "Achieved |inflow − outflow| / mean flow of the diffusion solve.",
+               diagnostic=True),
         Output("diffusion_change", _DIAG, "1", "last relative change",
-               "Relative change of D_eff in the last iteration of the diffusion solve."),
+               "Relative change of D_eff in the last iteration of the diffusion solve.",
+               diagnostic=True),
         Output("diffusion_iterations", _DIAG, "1", "solver iterations",
-               "Multigrid-preconditioned CG iterations of the diffusion solve."),
+               "Multigrid-preconditioned CG iterations of the diffusion solve.",
+               diagnostic=True),
     ),
     summary="tortuosity factor of each phase along z, y, x (finite-volume diffusion)",
+    prepare=prepare_warm_start,
 )
 
 DIFFUSIVITY = Quantity(
@@ -364,9 +356,10 @@ DIFFUSIVITY = Quantity(
         Output("diffusivity_principal_axes", ("phase", "axis", "principal"), "1",
                "principal axes of diffusion",
                "Unit eigenvectors (columns) of the symmetric part of D_eff / D_bulk, "
-               "components along z, y, x."),
+               "components along z, y, x (each defined up to its sign).", diagnostic=True),
     ),
     summary="effective diffusivity tensor D_eff/D_bulk of each phase",
+    prepare=prepare_warm_start,
 )
 
 CONDUCTIVITY = Quantity(

@@ -1,0 +1,234 @@
+"""Benchmark: uqtwin's tortuosity solver against TauFactor and PoreSpy, side by side.
+
+Every solve runs in its own subprocess (so that peak resident memory is that solver's),
+one after the other in one invocation (so that the machine load is comparable). Cases:
+``porespy.generators.blobs(shape=[N]*3, porosity=0.45, blobiness=1.5, seed=42)`` for the
+given sizes, transport along the last array axis, and the pore phase of the shared
+``tf_electrode.tiff`` (256³) along array axis 0. The reference τ is uqtwin's solve
+converged to 1e-9. Then the ensemble timing: 32 perturbed copies (random interface voxels
+flipped) of the 128³ blobs solved with a warm start, against one cold solve.
+
+Peers that are not installed are skipped (``pip install .[bench]``). Usage::
+
+    OMP_WAIT_POLICY=PASSIVE python benchmarks/transport.py [--sizes 128 200] [--no-peers]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+
+
+def _peak_rss_gb() -> float:
+    """Peak resident memory of this process (VmHWM; ru_maxrss survives exec on Linux)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024**2
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+
+
+def _run_uqtwin(im, axis, tol):
+    from uqtwin.solvers import SolverOptions, solve_axis
+
+    k = im.astype(np.float32)
+    solve_axis(k[:16, :16, :16], (1.0, 1.0, 1.0), axis)  # load the compiled kernels first
+    t0 = time.perf_counter()
+    s = solve_axis(k, (1.0, 1.0, 1.0), axis, options=SolverOptions(flux_tol=tol, change_tol=tol))
+    dt = time.perf_counter() - t0
+    tau = k.mean() / s.effective[axis] if s.percolates else float("inf")
+    return {"tau": float(tau), "seconds": dt, "iterations": s.iterations}
+
+
+def _run_taufactor(im, axis, tol):
+    import taufactor
+    import torch
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    img = np.moveaxis(im, axis, 0).astype(np.float32)  # TauFactor drives along axis 0
+    t0 = time.perf_counter()
+    s = taufactor.Solver(img, device="cpu")
+    tau = s.solve(verbose=False, conv_crit=1e-3)
+    dt = time.perf_counter() - t0
+    return {"tau": float(np.asarray(tau).ravel()[0]), "seconds": dt, "iterations": int(s.iter)}
+
+
+def _run_porespy(im, axis, tol):
+    import porespy as ps
+
+    t0 = time.perf_counter()
+    r = ps.simulations.tortuosity_fd(im.astype(bool), axis=axis)
+    dt = time.perf_counter() - t0
+    return {"tau": float(r.tortuosity), "seconds": dt, "iterations": None}
+
+
+RUNNERS = {"uqtwin": _run_uqtwin, "taufactor": _run_taufactor, "porespy": _run_porespy}
+
+
+def _child(args):
+    im = np.load(args.image)
+    tol = float(args.tol)
+    out = RUNNERS[args.solver](im, args.axis, tol)
+    out["peak_rss_gb"] = _peak_rss_gb()
+    print("RESULT " + json.dumps(out))
+
+
+def _spawn(solver, image, axis, tol=1e-5, timeout=1800):
+    cmd = [sys.executable, __file__, "--child", "--solver", solver, "--image", str(image),
+           "--axis", str(axis), "--tol", str(tol)]
+    env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE", PYTHONPATH=str(ROOT))
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timeout {timeout}s"}
+    for line in p.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[7:])
+    return {"error": (p.stderr.strip().splitlines() or ["failed"])[-1][:200]}
+
+
+def _available(name):
+    try:
+        __import__(name)
+        return True
+    except Exception:  # noqa: BLE001 - any import failure means "skip this peer"
+        return False
+
+
+def _blobs(n):
+    try:
+        import porespy as ps
+
+        return ps.generators.blobs(shape=[n] * 3, porosity=0.45, blobiness=1.5, seed=42), "porespy"
+    except ImportError:  # same statistics, not the same voxels
+        from scipy import ndimage
+
+        rng = np.random.default_rng(42)
+        f = ndimage.gaussian_filter(rng.standard_normal((n,) * 3), n / 40 / 1.5)
+        return f < np.quantile(f, 0.45), "gaussian-filter fallback"
+
+
+def _perturb(im, rng, fraction=0.02):
+    """Flip a random ``fraction`` of the interface voxels (a segmentation-noise sample)."""
+    from scipy import ndimage
+
+    interface = im ^ ndimage.binary_erosion(im) | (~im & ndimage.binary_dilation(im))
+    idx = np.flatnonzero(interface)
+    flip = rng.choice(idx, size=int(fraction * idx.size), replace=False)
+    out = im.copy().ravel()
+    out[flip] = ~out[flip]
+    return out.reshape(im.shape)
+
+
+def _ensemble(im, n_samples, axis):
+    from uqtwin.solvers import solve_axis
+
+    k0 = im.astype(np.float32)
+    solve_axis(k0[:16, :16, :16], (1.0, 1.0, 1.0), axis)  # load the compiled kernels first
+    t0 = time.perf_counter()
+    cold = solve_axis(k0, (1.0, 1.0, 1.0), axis, keep_potential=True)
+    t_cold = time.perf_counter() - t0
+    rng = np.random.default_rng(0)
+    samples = [_perturb(im, rng).astype(np.float32) for _ in range(n_samples)]
+    t0 = time.perf_counter()
+    its, taus = [], []
+    for k in samples:
+        s = solve_axis(k, (1.0, 1.0, 1.0), axis, x0=cold.potential)
+        its.append(s.iterations)
+        taus.append(k.mean() / s.effective[axis])
+    t_warm = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    s = solve_axis(samples[0], (1.0, 1.0, 1.0), axis)
+    t_one_cold = time.perf_counter() - t0
+    return {"samples": n_samples, "cold_seconds": t_cold, "cold_iterations": cold.iterations,
+            "ensemble_seconds": t_warm, "ratio": t_warm / t_cold,
+            "warm_iterations_mean": float(np.mean(its)),
+            "sample0_cold_iterations": s.iterations, "sample0_cold_seconds": t_one_cold,
+            "tau_mean": float(np.mean(taus)), "tau_std": float(np.std(taus))}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="*", default=[128, 200])
+    ap.add_argument("--no-peers", action="store_true")
+    ap.add_argument("--no-electrode", action="store_true")
+    ap.add_argument("--ensemble", type=int, default=32)
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--solver", help=argparse.SUPPRESS)
+    ap.add_argument("--image", help=argparse.SUPPRESS)
+    ap.add_argument("--axis", type=int, default=2, help=argparse.SUPPRESS)
+    ap.add_argument("--tol", default="1e-5", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.child:
+        return _child(args)
+
+    peers = [] if args.no_peers else [p for p in ("taufactor", "porespy") if _available(p)]
+    cases = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in args.sizes:
+            im, origin = _blobs(n)
+            path = Path(tmp) / f"blobs{n}.npy"
+            np.save(path, np.ascontiguousarray(im))
+            cases.append((f"blobs {n}³ ({origin}), axis 2", path, 2))
+        tf = SHARED / "tf_electrode.tiff"
+        if not args.no_electrode and tf.exists():
+            import tifffile
+
+            path = Path(tmp) / "tf_electrode.npy"
+            np.save(path, tifffile.imread(tf) == 0)
+            cases.append(("tf_electrode pore 256³, axis 0", path, 0))
+        rows = []
+        for name, path, axis in cases:
+            ref = _spawn("uqtwin", path, axis, tol=1e-9)
+            res = {"uqtwin": _spawn("uqtwin", path, axis)}
+            for p in peers:
+                res[p] = _spawn(p, path, axis)
+            rows.append((name, ref, res))
+            print(json.dumps({"case": name, "reference": ref, **res}), flush=True)
+        ens = None
+        if args.ensemble and cases:
+            im128, _ = _blobs(128)
+            ens = _ensemble(im128, args.ensemble, 2)
+            print(json.dumps({"ensemble": ens}), flush=True)
+
+    print("\n| case | solver | τ | Δτ vs ref | time [s] | iterations | peak RSS [GB] "
+          "| speed-up vs TauFactor |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, ref, res in rows:
+        t_tf = res.get("taufactor", {}).get("seconds")
+        for solver, r in res.items():
+            if "error" in r:
+                print(f"| {name} | {solver} | failed: {r['error']} | | | | | |")
+                continue
+            dev = (r["tau"] / ref["tau"] - 1) * 100 if "tau" in ref else float("nan")
+            sp = f"{t_tf / r['seconds']:.1f}x" if t_tf else "–"
+            print(f"| {name} | {solver} | {r['tau']:.5f} | {dev:+.3f}% | {r['seconds']:.1f} | "
+                  f"{r['iterations'] if r['iterations'] is not None else '–'} | "
+                  f"{r['peak_rss_gb']:.2f} | {sp} |")
+        print(f"| {name} | reference (uqtwin, tol 1e-9) | {ref.get('tau', float('nan')):.5f} "
+              f"| | {ref.get('seconds', float('nan')):.1f} | {ref.get('iterations')} | | |")
+    if ens:
+        print(f"\nEnsemble, {ens['samples']} perturbed samples of blobs 128³ (axis 2), warm "
+              f"start: {ens['ensemble_seconds']:.1f} s = {ens['ratio']:.2f}x one cold solve "
+              f"({ens['cold_seconds']:.2f} s, {ens['cold_iterations']} it); mean "
+              f"{ens['warm_iterations_mean']:.1f} it per warm solve vs "
+              f"{ens['sample0_cold_iterations']} cold; τ = {ens['tau_mean']:.4f} ± "
+              f"{ens['tau_std']:.4f}")
+
+
+if __name__ == "__main__":
+    main()
