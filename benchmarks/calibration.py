@@ -1,33 +1,36 @@
 """Calibration study: do the samplers' intervals contain the truth as often as they claim?
 
 For each phantom realisation (a known label volume imaged with blur, photon and read
-noise), every sampler draws an ensemble; the volume fraction and specific surface area
+noise, then denoised with :func:`uqtwin.segment.denoise.denoise_nlm` as the pipeline
+does), every sampler draws an ensemble; the volume fraction and specific surface area
 (:func:`uqtwin.quantities.surface_area.specific_surface_area`) of every phase are computed
 on each member and on the truth. A nominal ``p`` interval covers when it contains the
-true value. Intervals are **equal-tailed** (sample quantiles ``(1 - p)/2`` and
-``(1 + p)/2``, linear interpolation), which for these unimodal ensembles differ little
-from the engine's HDI.
+true value. Intervals are highest-density intervals from :func:`arviz.hdi`, as in the
+engine's summary.
 
-Phantoms (crops 40³): crops of ``tf_electrode.tiff`` (a realistic NMC cathode), packed
-spheres and calendered ellipsoids with binder, with varied blur (0.6-1.0 voxel), photon
-counts and noise seeds; two FIB-SEM-like cases with spacing (2, 1, 1) and a stronger blur
-along z. Even-numbered cases are the training half (where ``effective_voxels`` of the
-coarsened posterior was chosen), odd-numbered the held-out half; both are reported.
+Phantoms (32³): crops of ``tf_electrode.tiff`` at different offsets, two packed-sphere and
+two calendered-ellipsoid phantoms with one-voxel binder films, two FIB-SEM-like cases
+(spacing (2, 1, 1), blur 1.6x larger along z); blur 0.6-1.0 voxel, 200-800 photons per
+voxel on average, read noise 3 grey units. Even-numbered cases are the calibration half
+(where the ambiguity sampler's Beta prior of the binder share is fitted), odd-numbered
+the validation half; both are reported.
 
-Segmentation runs on the raw grey volume (no denoising): the partial-volume mixture
-models the noise itself.
+Fits are done once per case and shared by the samplers (and cached on disk with
+``--cache DIR``).
 
 Run::
 
-    /work/venv/bin/python benchmarks/calibration.py            # full study, ~10 min
-    /work/venv/bin/python benchmarks/calibration.py --cases 4  # smoke test
+    /work/venv/bin/python benchmarks/calibration.py            # full study, ~8 min
+    /work/venv/bin/python benchmarks/calibration.py --cases 4 --samples 8  # smoke test
 """
 
 from __future__ import annotations
 
 import argparse
+import pickle
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,20 +39,21 @@ import numpy as np
 from uqtwin.microstructure import Microstructure
 from uqtwin.phantoms import PHASES, calendered_ellipsoids, image_phantom, spheres_with_binder
 from uqtwin.quantities.surface_area import specific_surface_area
+from uqtwin.sample import ambiguity
 from uqtwin.sample.correlated import sample_correlated
 from uqtwin.sample.independent import sample_independent
 from uqtwin.sample.parametric import ParametricOptions, ParametricSampler
 from uqtwin.segment.bayes import BayesOptions, fit_bayesian_mixture
-from uqtwin.segment.mixture import fit_mixture, phase_posteriors
-from uqtwin.segment.mrf import potts_mean_field
-from uqtwin.segment.partial_volume import pv_phase_posteriors
+from uqtwin.segment.denoise import denoise_nlm
+from uqtwin.segment.mixture import fit_mixture
 
 TF = Path(__file__).resolve().parents[2] / "shared" / "data" / "tf_electrode.tiff"
-SAMPLERS = ("independent", "correlated", "pv_mrf_correlated", "parametric", "parametric_mrf")
+SAMPLERS = ("independent", "correlated", "parametric", "ambiguity")
 PROBS = (0.5, 0.9)
-SIZE = 40
-#: Potts strength of the MRF variants (the PottsOptions default).
-MRF_BETA = 0.7
+SIZE = 32
+MEANS = (45.0, 105.0, 175.0)
+#: Correlation length of the plain ``correlated`` sampler and the parametric one (voxels).
+CORRELATION = 1.0
 
 
 @dataclass(frozen=True)
@@ -64,9 +68,7 @@ class Case:
     seed: int
 
 
-def _tf_labels() -> np.ndarray | None:
-    if not TF.exists():
-        return None
+def _tf_labels() -> np.ndarray:
     import tifffile
 
     tf = tifffile.imread(TF)
@@ -75,145 +77,192 @@ def _tf_labels() -> np.ndarray | None:
 
 
 def make_cases(n_cases: int) -> list[Case]:
-    """The phantom realisations, deterministic."""
+    """The phantom realisations, deterministic. Kinds cycle so any prefix is mixed."""
     rng = np.random.default_rng(2026)
     tf = _tf_labels()
+    # 22 cases: 14 tf crops, 2 spheres, 2 ellipsoids, 2 FIB-SEM, interleaved so that both
+    # halves (even/odd) get every kind.
+    kinds = ["tf", "tf", "spheres", "ellipsoids", "tf", "fib", "tf", "tf", "spheres",
+             "tf", "ellipsoids", "tf", "fib", "tf", "tf", "tf", "tf", "tf", "tf", "tf",
+             "tf", "tf"]
     cases: list[Case] = []
     for i in range(n_cases):
+        kind = kinds[i % len(kinds)]
         seed = 100 + i
         blur = float(rng.uniform(0.6, 1.0))
-        photons = float(rng.choice([200.0, 400.0, 800.0]))
+        photons = float(rng.uniform(200.0, 800.0))
         spacing = (1.0, 1.0, 1.0)
-        kind = i % 5
-        if i in (7, 16):  # FIB-SEM-like: thick slices, more blur along z
-            kind = 99
-        if kind in (0, 1, 2, 99) and tf is not None:
-            z, y, x = (int(rng.integers(0, 256 - SIZE * (2 if kind == 99 else 1) + 1)),
-                       int(rng.integers(0, 256 - SIZE + 1)), int(rng.integers(0, 256 - SIZE + 1)))
-            if kind == 99:
-                # Slices 2 voxels thick: average pairs of label slices by taking every
-                # other one (the labels of a coarser z grid), blur 1.6x along z.
-                truth = tf[z:z + 2 * SIZE:2, y:y + SIZE, x:x + SIZE]
-                spacing, bl = (2.0, 1.0, 1.0), (1.6 * blur, blur, blur)
-                name = "tf-fibsem"
-            else:
-                truth = tf[z:z + SIZE, y:y + SIZE, x:x + SIZE]
-                bl, name = (blur,) * 3, "tf-crop"
-        elif kind == 3 or (tf is None and kind != 4):
+        bl = (blur,) * 3
+        n = tf.shape[0]
+        z, y, x = (int(v) for v in rng.integers(0, n - 2 * SIZE + 1, 3))
+        if kind == "tf":
+            truth = tf[z:z + SIZE, y:y + SIZE, x:x + SIZE]
+        elif kind == "fib":
+            # Slices twice as thick as the in-plane pixels: every other label slice, and
+            # a point spread 1.6x wider along z (in voxels).
+            truth = tf[z:z + 2 * SIZE:2, y:y + SIZE, x:x + SIZE]
+            spacing, bl = (2.0, 1.0, 1.0), (1.6 * blur, blur, blur)
+        elif kind == "spheres":
             truth = spheres_with_binder((SIZE,) * 3, radius=(4.0, 8.0), porosity=0.4,
                                         binder_thickness=1.0, seed=seed)
-            bl, name = (blur,) * 3, "spheres"
         else:
             truth = calendered_ellipsoids((SIZE,) * 3, porosity=0.35, binder_thickness=1.0,
                                           seed=seed)
-            bl, name = (blur,) * 3, "ellipsoids"
-        cases.append(Case(f"{i:02d} {name}", np.ascontiguousarray(truth), spacing, bl,
+        cases.append(Case(f"{i:02d} {kind}", np.ascontiguousarray(truth), spacing, bl,
                           photons, seed))
     return cases
 
 
 def quantities(labels: np.ndarray, spacing) -> np.ndarray:
-    """Volume fractions then specific surface areas (1/voxel-length unit), 6 values."""
+    """Volume fractions then specific surface areas (1/um), 6 values."""
     vf = np.bincount(labels.reshape(-1), minlength=3)[:3] / labels.size
     ms = Microstructure(labels, spacing, "um", PHASES)
     ssa = specific_surface_area(ms)["specific_surface_area"].values
     return np.concatenate([vf, ssa])
 
 
-def ensembles(case: Case, n_samples: int, bayes: BayesOptions, popts: ParametricOptions):
-    """Quantities of every member of every sampler's ensemble, and timings."""
-    vol = image_phantom(case.truth, (45.0, 105.0, 175.0), spacing=case.spacing,
-                        blur_sigma=case.blur, photons=case.photons, read_noise=3.0,
-                        seed=case.seed)
-    out, times = {}, {}
+def fit_case(case: Case, cache: Path | None, use_nuts: bool = False) -> dict:
+    """Denoise and fit once per case; shared by every sampler (and cached on disk)."""
+    tag = "_nuts" if use_nuts else ""
+    path = cache / f"{case.name.replace(' ', '_')}{tag}.pkl" if cache else None
+    if path is not None and path.exists():
+        return pickle.loads(path.read_bytes())
     t = time.perf_counter()
+    raw = image_phantom(case.truth, MEANS, spacing=case.spacing, blur_sigma=case.blur,
+                        photons=case.photons, read_noise=3.0, seed=case.seed)
+    vol = denoise_nlm(raw, patch_distance=3)
     em = fit_mixture(vol, 3, seed=case.seed, phases=PHASES)
-    plain = phase_posteriors(vol, em, phases=PHASES).values
-    post = fit_bayesian_mixture(vol, 3, bayes, seed=case.seed, init=em, phases=PHASES)
-    times["fit"] = time.perf_counter() - t
-    sampler = ParametricSampler.create(vol, post, PHASES, popts)
-    mrf = ParametricSampler.create(vol, post, PHASES, ParametricOptions(beta=MRF_BETA))
-    pv_point = potts_mean_field(pv_phase_posteriors(vol, post.point(), phases=PHASES).values,
-                                MRF_BETA, popts.n_iter)
+    amb = ambiguity.create(vol, PHASES, ambiguity.AmbiguityOptions(psf_sigma=case.blur),
+                           seed=case.seed, em=em)
+    t_amb = time.perf_counter() - t
+    # The parametric sampler uses the same bootstrap posterior unless --nuts asks for its
+    # own NUTS fit (10-60 s per case on 2 shared cores, which does not fit the budget).
+    nuts = (fit_bayesian_mixture(vol, 3, BayesOptions(), seed=case.seed, init=em,
+                                 phases=PHASES) if use_nuts else amb.posterior)
+    out = {"state": amb, "nuts": nuts, "t_fit": t_amb, "t_nuts": time.perf_counter() - t - t_amb}
+    if path is not None:
+        path.write_bytes(pickle.dumps(out))
+    return out
+
+
+def calibrate_share(cases: list[Case], fits: list[dict]) -> tuple[np.ndarray, tuple]:
+    """Per case, the share ``q`` whose point posteriors give the true binder fraction;
+    the Beta prior fitted to the calibration (even) half."""
+    q = []
+    for case, fit in zip(cases, fits, strict=True):
+        st = fit["state"]
+        pv = float(st.pv_posteriors(None)[1].mean())
+        plain = float(st.plain[1].mean())
+        true = float(np.mean(case.truth == 1))
+        q.append((true - pv) / (plain - pv) if abs(plain - pv) > 1e-6 else 0.5)
+    q = np.array(q)
+    return q, ambiguity.fit_share_prior(q[0::2])
+
+
+def ensembles(case: Case, fit: dict, n_samples: int, prior,
+              scale: float = ambiguity.AmbiguityOptions.correlation_scale,
+              samplers: tuple[str, ...] = SAMPLERS) -> dict[str, np.ndarray]:
+    """Quantities of every member of every sampler's ensemble."""
+    st = fit["state"]
+    st = ambiguity.AmbiguityState(st.volume, st.phases,
+                                  ambiguity.AmbiguityOptions(share_prior=prior,
+                                                             psf_sigma=case.blur,
+                                                             correlation_scale=scale),
+                                  st.em, st.plain, st.posterior)
+    plain = st.plain
+    param = ParametricSampler.create(st.volume, fit["nuts"], PHASES,
+                                     ParametricOptions(correlation_length=CORRELATION))
     seeds = [int(s) for s in np.random.SeedSequence(case.seed).generate_state(n_samples)]
     draw = {
         "independent": lambda s: sample_independent(plain, s),
-        "correlated": lambda s: sample_correlated(
-            plain, s, correlation_length=popts.correlation_length),
-        "pv_mrf_correlated": lambda s: sample_correlated(
-            pv_point, s, correlation_length=popts.correlation_length),
-        "parametric": sampler.sample,
-        "parametric_mrf": mrf.sample,
+        "correlated": lambda s: sample_correlated(plain, s, correlation_length=CORRELATION),
+        "parametric": param.sample,
+        "ambiguity": st.sample,
     }
-    for name in SAMPLERS:
-        t = time.perf_counter()
-        out[name] = np.array([quantities(draw[name](s), case.spacing) for s in seeds])
-        times[name] = time.perf_counter() - t
-    return out, times
+    return {name: np.array([quantities(draw[name](s), case.spacing) for s in seeds])
+            for name in samplers}
 
 
-def interval(values: np.ndarray, prob: float) -> np.ndarray:
-    """Equal-tailed interval per column, shape (2, n)."""
-    return np.quantile(values, [(1 - prob) / 2, (1 + prob) / 2], axis=0)
+def hdi(values: np.ndarray, prob: float) -> np.ndarray:
+    """arviz HDI per column (as the engine's summary), shape (2, n)."""
+    import arviz
+
+    return np.array([arviz.hdi(values[:, j], hdi_prob=prob) for j in range(values.shape[1])]).T
+
+
+def _table(cover, width, halves, qnames, samplers) -> None:
+    print("| sampler | half | cov50 | cov90 | cov90 VF | cov90 SSA | "
+          + " | ".join(f"cov90 {q}" for q in qnames) + " |")
+    print("|---" * (6 + len(qnames)) + "|")
+    for s in samplers:
+        for hname, sl in halves.items():
+            c50, c90 = np.array(cover[s][0.5])[sl], np.array(cover[s][0.9])[sl]
+            per_q = " | ".join(f"{v:.0%}" for v in c90.mean(axis=0))
+            print(f"| {s} | {hname} | {c50.mean():.0%} | {c90.mean():.0%} | "
+                  f"{c90[:, :3].mean():.0%} | {c90[:, 3:].mean():.0%} | {per_q} |")
+    for p in PROBS:
+        print(f"\nMean {p:.0%} interval widths (VF: volume fraction; SSA: 1/um)")
+        print("| sampler | " + " | ".join(qnames) + " |")
+        print("|---" * (1 + len(qnames)) + "|")
+        for s in samplers:
+            w = np.array(width[s][p]).mean(axis=0)
+            print(f"| {s} | " + " | ".join(f"{v:.4f}" for v in w) + " |")
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--cases", type=int, default=20)
+    ap.add_argument("--cases", type=int, default=22)
     ap.add_argument("--samples", type=int, default=16)
+    ap.add_argument("--cache", type=Path, default=None, help="folder for per-case fits")
+    ap.add_argument("--correlation-scale", type=float,
+                    default=ambiguity.AmbiguityOptions.correlation_scale,
+                    help="ambiguity sampler: correlation length / psf sigma")
+    ap.add_argument("--samplers", nargs="+", choices=SAMPLERS, default=list(SAMPLERS))
+    ap.add_argument("--nuts", action="store_true",
+                    help="parametric sampler on its own NUTS posterior (slow)")
     ap.add_argument("--verbose", action="store_true", help="print truth and medians")
-    ap.add_argument("--effective-voxels", type=float, default=BayesOptions.effective_voxels)
     args = ap.parse_args(argv)
-    bayes = BayesOptions(effective_voxels=args.effective_voxels)
-    popts = ParametricOptions()
-    cases = make_cases(args.cases)
-    qnames = [f"vf {p}" for p in PHASES] + [f"ssa {p}" for p in PHASES]
-    cover = {s: {p: [] for p in PROBS} for s in SAMPLERS}
-    width = {s: {p: [] for p in PROBS} for s in SAMPLERS}
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    if args.cache:
+        args.cache.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
+    cases = make_cases(args.cases)
+    fits = []
     for case in cases:
+        fits.append(fit_case(case, args.cache, args.nuts))
+        print(f"fit {case.name:14s} ambiguity {fits[-1]['t_fit']:.1f}s "
+              f"nuts {fits[-1]['t_nuts']:.1f}s", flush=True)
+    q, prior = calibrate_share(cases, fits)
+    print(f"\nshare q reproducing the true binder fraction: calibration half "
+          f"{np.round(q[0::2], 2)}, validation half {np.round(q[1::2], 2)}")
+    print(f"Beta prior fitted on the calibration half: a={prior[0]:.2f} b={prior[1]:.2f}\n")
+    qnames = [f"vf {p}" for p in PHASES] + [f"ssa {p}" for p in PHASES]
+    samplers = tuple(args.samplers)
+    cover = {s: {p: [] for p in PROBS} for s in samplers}
+    width = {s: {p: [] for p in PROBS} for s in samplers}
+    for case, fit in zip(cases, fits, strict=True):
+        t = time.perf_counter()
         truth = quantities(case.truth, case.spacing)
-        ens, times = ensembles(case, args.samples, bayes, popts)
+        ens = ensembles(case, fit, args.samples, prior, args.correlation_scale, samplers)
         if args.verbose:
             print(case.name, "truth", np.round(truth, 3))
-            for s in SAMPLERS:
-                print(f"   {s:18s}", np.round(np.median(ens[s], axis=0), 3),
-                      "90% width", np.round(np.ptp(interval(ens[s], 0.9), axis=0), 3))
-        line = [f"{case.name:16s}"]
-        for s in SAMPLERS:
+        line = [f"{case.name:14s}"]
+        for s in samplers:
             for p in PROBS:
-                lo, hi = interval(ens[s], p)
+                lo, hi = hdi(ens[s], p)
                 cover[s][p].append((lo <= truth) & (truth <= hi))
                 width[s][p].append(hi - lo)
-            line.append(f"{s[:3]}{s[-3:]} {''.join('x' if c else '.' for c in cover[s][0.9][-1])}")
-        print("  ".join(line), f"fit {times['fit']:.0f}s param {times['parametric']:.0f}s",
-              flush=True)
-    print(f"\n{len(cases)} cases, {args.samples} samples each, effective_voxels="
-          f"{bayes.effective_voxels:g}, {time.perf_counter() - t0:.0f} s\n")
-    halves = {"all": slice(None), "train (even)": slice(0, None, 2),
-              "held-out (odd)": slice(1, None, 2)}
-    print("| sampler | cases | cov50 all | cov90 all | cov90 VF | cov90 SSA | "
-          + " | ".join(f"cov90 {q}" for q in qnames) + " |")
-    print("|---" * (6 + len(qnames)) + "|")
-    for s in SAMPLERS:
-        for hname, sl in halves.items():
-            c50 = np.array(cover[s][0.5])[sl]
-            c90 = np.array(cover[s][0.9])[sl]
-            per_q = " | ".join(f"{v:.0%}" for v in c90.mean(axis=0))
-            print(f"| {s} | {hname} | {c50.mean():.0%} | {c90.mean():.0%} | "
-                  f"{c90[:, :3].mean():.0%} | {c90[:, 3:].mean():.0%} | {per_q} |")
-    print("\nMean 90 % interval widths (VF: volume fraction; SSA: 1/um, voxel = 1 um in y, x)")
-    print("| sampler | " + " | ".join(qnames) + " |")
-    print("|---" * (1 + len(qnames)) + "|")
-    for s in SAMPLERS:
-        w = np.array(width[s][0.9]).mean(axis=0)
-        print(f"| {s} | " + " | ".join(f"{v:.4f}" for v in w) + " |")
-    print("\nMean 50 % interval widths")
-    print("| sampler | " + " | ".join(qnames) + " |")
-    print("|---" * (1 + len(qnames)) + "|")
-    for s in SAMPLERS:
-        w = np.array(width[s][0.5]).mean(axis=0)
-        print(f"| {s} | " + " | ".join(f"{v:.4f}" for v in w) + " |")
+            if args.verbose:
+                print(f"   {s:12s} median", np.round(np.median(ens[s], axis=0), 3),
+                      "90% width", np.round(width[s][0.9][-1], 3))
+            line.append(f"{s[:5]} {''.join('x' if c else '.' for c in cover[s][0.9][-1])}")
+        print("  ".join(line), f"{time.perf_counter() - t:.0f}s", flush=True)
+    print(f"\n{len(cases)} cases, {args.samples} samples each, "
+          f"{time.perf_counter() - t0:.0f} s total ('x' = 90% HDI covers: vf pore, binder, "
+          "active, ssa pore, binder, active)\n")
+    halves = {"all": slice(None), "calibration (even)": slice(0, None, 2),
+              "validation (odd)": slice(1, None, 2)}
+    _table(cover, width, halves, qnames, samplers)
     return 0
 
 

@@ -197,7 +197,8 @@ def _compute_distributed(address: str, posteriors, context, jobs, rest, on_done)
     with Client(address) as client:
         # Send the posteriors to every worker once, not once per sample.
         shared = client.scatter(posteriors, broadcast=True)
-        shared_context = client.scatter(context, broadcast=True)
+        # a list, because scatter would take a dict for a name -> data mapping
+        [shared_context] = client.scatter([context], broadcast=True)
         futures = [
             client.submit(evaluate_sample, index, seed, shared, shared_context, *rest,
                           key=f"uqtwin-sample-{index}-{seed}", pure=False)

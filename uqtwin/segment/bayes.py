@@ -31,7 +31,7 @@ import xarray as xr
 
 from uqtwin.errors import PhaseError
 from uqtwin.segment.mixture import MixtureModel, _values, fit_mixture
-from uqtwin.segment.partial_volume import PartialVolumeMixture
+from uqtwin.segment.partial_volume import PartialVolumeMixture, class_log_densities
 
 #: Calibrated effective number of independent voxels of the coarsened posterior (see the
 #: module docstring and benchmarks/README.md, "Calibration").
@@ -231,4 +231,124 @@ def fit_bayesian_mixture(
     return MixturePosterior(
         means=centre + scale * s["mu"], sds=scale * s["sd"], weights=w[:, :n_phases],
         pair_weights=w[:, n_phases:], pairs=pairs, power=power,
+    )
+
+
+def _neg_log_post(theta, z, counts, prior_mu, prior_sd, mu_scale, gaps, pairs):
+    """Negative log posterior of the standardised partial-volume mixture (numpy).
+
+    ``theta`` = (mu0, log increments, log sds, free weight logits); the same priors as
+    :func:`_numpyro_model` (the flat Dirichlet becomes ``sum(log w)`` through the softmax
+    Jacobian, which also keeps every weight off zero).
+    """
+    k = prior_mu.size
+    m = k + len(pairs)
+    mu0, linc, lsd = theta[0], theta[1:k], theta[k:2 * k]
+    logits = np.concatenate([[0.0], theta[2 * k:2 * k + m - 1]])
+    mu = mu0 + np.concatenate([[0.0], np.cumsum(np.exp(linc))])
+    sd = np.exp(lsd)
+    lw = logits - np.logaddexp.reduce(logits)
+    model = PartialVolumeMixture(tuple(mu), tuple(sd), tuple(np.exp(lw[:k])), pairs,
+                                 tuple(np.exp(lw[k:])))
+    lp = class_log_densities(z, model)
+    top = lp.max(axis=0)
+    loglik = np.sum(counts * (top + np.log(np.sum(np.exp(lp - top), axis=0))))
+    prior = (-0.5 * ((mu0 - prior_mu[0]) / mu_scale) ** 2
+             - 0.5 * np.sum(((linc - np.log(gaps)) / 0.5) ** 2)
+             - 0.5 * np.sum(((lsd - np.log(prior_sd)) / 0.4) ** 2) + np.sum(lw))
+    return -(loglik + prior)
+
+
+def fit_bootstrap_mixture(
+    volume: xr.DataArray | np.ndarray,
+    n_phases: int,
+    options: BayesOptions = BayesOptions(),
+    *,
+    seed: int = 0,
+    init: MixtureModel | None = None,
+    phases: Sequence[str] | None = None,
+) -> MixturePosterior:
+    """Fast stand-in for :func:`fit_bayesian_mixture`: an n_eff-out-of-n bootstrap.
+
+    Each draw is the posterior mode (same priors as the NUTS model) given
+    ``options.effective_voxels`` voxels drawn at random from the volume. The spread of
+    such modes approximates the coarsened posterior whose likelihood counts as
+    ``n_eff`` independent voxels (the weighted-likelihood bootstrap of Newton and
+    Raftery, JRSS-B 1994, at sample size ``n_eff``), at ~0.05 s per draw instead of the
+    10-30 s of a NUTS run, with no JAX compilation.
+
+    Parameters
+    ----------
+    volume : xarray.DataArray or ndarray, shape (nz, ny, nx)
+        Grey volume (as segmented).
+    n_phases : int
+        Number of pure phases.
+    options : BayesOptions
+        ``effective_voxels`` (bootstrap size), ``n_draws`` (number of draws),
+        ``n_fit`` (voxels for the starting fit), ``mean_prior_sd``, ``partial_volume``.
+    seed : int
+        Seed of the voxel draws (same seed, same posterior).
+    init : MixtureModel, optional
+        EM fit giving the prior centres; default :func:`fit_mixture` on the volume.
+    phases : sequence of str, optional
+        Phase names, for error messages.
+
+    Returns
+    -------
+    MixturePosterior
+        ``options.n_draws`` draws, grey units, ``power = n_eff / n_fit``.
+    """
+    from scipy.optimize import minimize
+
+    arr = _values(volume).reshape(-1).astype(np.float64)
+    rng = np.random.default_rng(seed)
+    if init is None:
+        init = fit_mixture(volume, n_phases, seed=seed, phases=phases)
+    if init.n_components != n_phases:
+        raise PhaseError(f"init has {init.n_components} components, expected {n_phases}")
+    centre, scale = float(np.mean(arr)), float(np.std(arr)) or 1.0
+    prior_mu = (np.asarray(init.means) - centre) / scale
+    spread = max(float(prior_mu[-1] - prior_mu[0]), 1e-3)
+    gaps = np.maximum(np.diff(prior_mu), 1e-3)
+    em_sd = np.asarray(init.sds)
+    base = float(np.exp(np.mean(np.log(em_sd[[0, -1]])))) if n_phases > 1 else em_sd[0]
+    prior_sd = (np.full(n_phases, base) if options.partial_volume else em_sd) / scale
+    pairs = ((0, n_phases - 1),) if options.partial_volume and n_phases > 1 else ()
+    args = (prior_mu, prior_sd, options.mean_prior_sd * spread, gaps, pairs)
+    m = n_phases + len(pairs)
+    w0 = np.concatenate([np.asarray(init.weights) * 0.8, np.full(len(pairs), 0.2)])
+    theta0 = np.concatenate([[prior_mu[0]], np.log(gaps), np.log(prior_sd),
+                             np.log(w0[1:] / w0[0])])
+    # The likelihood is evaluated on a fine histogram (bins of ~1/20 of the smallest
+    # noise level) so one evaluation costs ~400 points whatever the volume size.
+    z_all = (arr - centre) / scale
+    n_bins = int(np.clip(20 * np.ptp(z_all) / max(prior_sd.min(), 1e-6), 64, 400))
+    hist, edges = np.histogram(z_all, bins=n_bins)
+    z = 0.5 * (edges[1:] + edges[:-1])
+    p_bin = hist / hist.sum()
+    # Start every bootstrap fit from the mode given ``n_fit`` voxels' worth of the
+    # histogram: the draws then only move as far as the resampling pushes them (and do
+    # not fall into label swaps).
+    n_eff = int(max(10, round(options.effective_voxels)))
+    draws = np.empty((int(options.n_draws), theta0.size))
+    # Trial steps of the optimiser far into the tails underflow a log-density to -inf
+    # harmlessly (the step is rejected); keep numpy from printing it.
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        theta0 = minimize(_neg_log_post, theta0, args=(z, p_bin * int(options.n_fit)) + args,
+                          method="L-BFGS-B").x
+        for i in range(int(options.n_draws)):
+            counts = rng.multinomial(n_eff, p_bin).astype(np.float64)
+            # 40 iterations from the common mode suffice: the draws are small moves.
+            draws[i] = minimize(_neg_log_post, theta0, args=(z, counts) + args,
+                                method="L-BFGS-B", options={"maxiter": 40}).x
+    k = n_phases
+    mu = draws[:, :1] + np.concatenate([np.zeros((len(draws), 1)),
+                                        np.cumsum(np.exp(draws[:, 1:k]), axis=1)], axis=1)
+    logits = np.concatenate([np.zeros((len(draws), 1)), draws[:, 2 * k:2 * k + m - 1]], axis=1)
+    w = np.exp(logits - logits.max(axis=1, keepdims=True))
+    w /= w.sum(axis=1, keepdims=True)
+    return MixturePosterior(
+        means=centre + scale * mu, sds=scale * np.exp(draws[:, k:2 * k]),
+        weights=w[:, :k], pair_weights=w[:, k:], pairs=pairs,
+        power=n_eff / max(int(options.n_fit), 1),
     )
