@@ -20,7 +20,7 @@ Fits are done once per case and shared by the samplers (and cached on disk with
 
 Run::
 
-    /work/venv/bin/python benchmarks/calibration.py            # full study, ~8 min
+    /work/venv/bin/python benchmarks/calibration.py            # full study, ~7 min
     /work/venv/bin/python benchmarks/calibration.py --cases 4 --samples 8  # smoke test
 """
 

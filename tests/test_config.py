@@ -63,6 +63,13 @@ def test_sampler_kind_defaults_to_best():
             "names": ["volume_fraction"], "options": {"volume_fraction": {"bins": 3}}}},
          "unknown option 'bins'"),
         ({"input": {"path": "a"}, "output": {"hdi_prob": 1.5}}, "hdi_prob"),
+        ({"input": {"path": "a"}, "quantities": {
+            "names": ["volume_fraction"], "options": {"volume_fraction": {"phases": ["air"]}}}},
+         "'air'"),
+        ({"input": {"path": "a"}, "quantities": {"names": ["bruggeman_exponent"]}},
+         "derived from"),
+        ({"input": {"path": "a"}, "phases": {"materials": {"active": "unobtainium"}}},
+         "unknown material"),
     ],
 )
 def test_bad_config_names_the_problem(data, match):
@@ -77,3 +84,24 @@ def test_missing_and_invalid_files(tmp_path):
     bad.write_text("[input\npath=1")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_config(bad)
+
+
+def test_per_quantity_phases():
+    import numpy as np
+
+    from uqtwin.microstructure import Microstructure
+    from uqtwin.quantities.registry import compute_quantities
+
+    cfg = config_from_dict({"input": {"path": "a"}, "quantities": {
+        "names": ["volume_fraction", "specific_surface_area"],
+        "options": {"specific_surface_area": {"phases": ["pore"]}}}})
+    labels = np.zeros((6, 6, 6), np.uint8)
+    labels[3:] = 2
+    labels[:, :1] = 1
+    ms = Microstructure(labels, (1, 1, 1), "um", cfg.phases.names)
+    q = cfg.quantities
+    ds = compute_quantities(ms, q.names, phases=q.phases, options=q.options)
+    assert list(ds.volume_fraction.phase.values) == ["pore", "binder", "active"]
+    ssa = ds.specific_surface_area
+    assert list(ssa.phase.values) == ["pore", "binder", "active"]
+    assert np.isfinite(ssa.sel(phase="pore")) and ssa.sel(phase=["binder", "active"]).isnull().all()

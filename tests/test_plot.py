@@ -21,7 +21,7 @@ def make_results(tmp_path: Path, n: int = 12, shape=(8, 10, 12), store: bool = T
                  ) -> xr.Dataset:
     """A small results Dataset with every kind of variable the plots handle.
 
-    With ``store`` a sample store (posteriors.npy, manifest.json) is written at the output
+    With ``store`` a sample store (the fitted model, prepared.pkl) is written at the output
     path recorded in the config, so samples can be redrawn.
     """
     from uqtwin.data import demo_config
@@ -32,10 +32,14 @@ def make_results(tmp_path: Path, n: int = 12, shape=(8, 10, 12), store: bool = T
     out = Path(cfg["output"]["path"])
     post = rng.dirichlet(np.ones(3), size=shape).transpose(3, 0, 1, 2).astype(np.float32)
     if store:
-        st = out.with_name(out.name + ".samples")
-        st.mkdir(parents=True)
-        np.save(st / "posteriors.npy", post)
-        (st / "manifest.json").write_text(json.dumps({"input_sha256": "abc"}))
+        from uqtwin.engine.pipeline import Prepared
+        from uqtwin.engine.store import SampleStore
+        from uqtwin.sample.model import PosteriorSampler
+
+        st = SampleStore(out.with_name(out.name + ".samples"))
+        st.create({"input_sha256": "abc"})
+        st.save_pickle("prepared", Prepared(PosteriorSampler(post), (1.0, 1.0, 1.0), "um",
+                                            tuple(PHASES), {}, "abc"))
     vf = rng.dirichlet([4, 2, 5], size=n)
     tau = 1.5 + rng.gamma(4, 0.3, size=(n, 3, 3))
     tau[0, 1, 2] = np.inf  # one non-percolating sample
@@ -168,12 +172,13 @@ def test_convergence_figure(results):
 
 
 def test_redraw_samples_reproduces_draw_sample(results, tmp_path):
-    from uqtwin.engine.config import SamplerConfig, SegmentConfig
+    from uqtwin.engine.config import SegmentConfig
+    from uqtwin.engine.store import SampleStore
 
     labels = plot.redraw_samples(results, [0, 2])
-    post = np.load(tmp_path / "results.nc.samples" / "posteriors.npy")
-    expected = draw_sample(post, int(results["sample_seed"][2]), SamplerConfig(),
-                           SegmentConfig())
+    prepared = SampleStore(tmp_path / "results.nc.samples").load_pickle("prepared")
+    expected = draw_sample(prepared.sampler, int(results["sample_seed"][2]), SegmentConfig(),
+                           PHASES)
     np.testing.assert_array_equal(labels[1], expected)
     assert labels[0].shape == (8, 10, 12)
     fig = plot.plot_sample_gallery(labels, PHASES, titles=["a", "b"])
@@ -182,7 +187,7 @@ def test_redraw_samples_reproduces_draw_sample(results, tmp_path):
 
 def test_redraw_samples_missing_store(tmp_path):
     ds = make_results(tmp_path, store=False)
-    with pytest.raises(UqtwinInputError, match="no stored posteriors"):
+    with pytest.raises(UqtwinInputError, match="no fitted model"):
         plot.redraw_samples(ds, [0])
 
 

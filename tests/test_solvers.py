@@ -167,6 +167,99 @@ def test_warm_start_reproduces_the_cold_answer():
     assert warm.iterations <= cold.iterations
 
 
+@pytest.mark.parametrize("periodic", [False, True])
+def test_fused_face_conductances_equal_the_reference_construction(periodic):
+    from uqtwin.solvers.operators import face_conductances
+
+    rng = np.random.default_rng(5)
+    k = (rng.random((7, 6, 5)) * (rng.random((7, 6, 5)) < 0.6)).astype(np.float32)
+    for axis in range(3):
+        per = tuple(periodic and a != axis for a in range(3))
+        fused = face_conductances(k, (1.0, 0.5, 2.0), axis, periodic=per)
+        # particles without contacts take the numpy construction and change nothing
+        ref = face_conductances(k, (1.0, 0.5, 2.0), axis, periodic=per,
+                                particles=np.zeros(k.shape, int), contact_resistance=1.0)
+        for f, r in zip(fused, ref, strict=True):
+            assert f.shape == r.shape and f.dtype == r.dtype
+            np.testing.assert_array_equal(f, r)
+
+
+@pytest.mark.parametrize("shape", [(1, 5, 6), (2, 5, 6), (9, 6, 5)])
+def test_fused_smoother_equals_two_half_sweeps(shape):
+    from uqtwin.solvers.operators import face_conductances, padded_zeros, rbgs_pair, rbgs_sweep
+
+    rng = np.random.default_rng(6)
+    k = (rng.random(shape) * (rng.random(shape) < 0.7)).astype(np.float32)
+    g = face_conductances(k, (1.0, 1.0, 1.0), 0)
+    x = padded_zeros(shape)
+    b = padded_zeros(shape)
+    x[1:-1, 1:-1, 1:-1] = rng.random(shape)
+    b[1:-1, 1:-1, 1:-1] = rng.random(shape)
+    for first in (0, 1):
+        ref = x.copy()
+        rbgs_sweep(*g, ref, b, first)
+        rbgs_sweep(*g, ref, b, 1 - first)
+        for nblocks in (1, 2, 3, 8):
+            out = x.copy()
+            rbgs_pair(*g, out, b, first, nblocks)
+            np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-6)
+
+
+def _flip_block(k):
+    k2 = k.copy()
+    k2[10:12, 10:12, 10:12] = 1.0 - k2[10:12, 10:12, 10:12]
+    k2[3, 4:7, 15] = 1.0 - k2[3, 4:7, 15]
+    return k2
+
+
+@pytest.mark.parametrize("axis", [0, 2])
+def test_warm_start_object_reuses_the_coarse_solver(axis, monkeypatch):
+    import pickle
+
+    from uqtwin.solvers import WarmStart, multigrid
+
+    k = _random_medium((24, 24, 24), 4)
+    ref = solve_axis(k, (1.0, 1.0, 1.0), axis, keep_warm_start=True)
+    ws = ref.warm_start
+    assert isinstance(ws, WarmStart) and ref.potential is None
+    assert ws.potential.shape == k.shape and ws.coarse_lu is not None
+    k2 = _flip_block(k)
+    cold = solve_axis(k2, (1.0, 1.0, 1.0), axis, options=TIGHT)
+    calls = []
+    real = multigrid.spla.splu
+    monkeypatch.setattr(multigrid.spla, "splu", lambda a: calls.append(1) or real(a))
+    warm = solve_axis(k2, (1.0, 1.0, 1.0), axis, x0=ws)
+    assert not calls  # the reference's factorisation was used
+    assert warm.converged
+    assert warm.effective[axis] == pytest.approx(cold.effective[axis], rel=1e-4)
+    assert warm.flux_mismatch <= 1e-5  # conservation under the lent coarse solver
+    assert abs(warm.flux_in - warm.flux_out) <= 1e-5 * warm.flux_in
+    np.testing.assert_allclose(warm.effective, cold.effective, atol=1e-4 * cold.effective[axis])
+    monkeypatch.undo()
+    # picklable (dask workers): the coarse matrix travels and is refactorised on arrival
+    back = pickle.loads(pickle.dumps(ws))
+    np.testing.assert_array_equal(back.potential, ws.potential)
+    again = solve_axis(k2, (1.0, 1.0, 1.0), axis, x0=back)
+    assert again.effective[axis] == pytest.approx(warm.effective[axis], rel=1e-12)
+
+
+def test_warm_start_tensor_matches_cold_tensor():
+    k = _random_medium((20, 20, 20), 7)
+    ref = effective_tensor(k, keep_warm_start=True)
+    k2 = _flip_block(k)
+    cold = effective_tensor(k2, options=TIGHT)
+    warm = effective_tensor(k2, x0=tuple(s.warm_start for s in ref.axes))
+    np.testing.assert_allclose(warm.tensor, cold.tensor, rtol=1e-4, atol=1e-6)
+    assert all(s.converged and s.flux_mismatch <= 1e-5 for s in warm.axes)
+
+
+def test_warm_start_of_another_shape_is_rejected():
+    k = _random_medium((12, 12, 12), 8)
+    ref = solve_axis(k, (1.0, 1.0, 1.0), 0, keep_warm_start=True)
+    with pytest.raises(ValueError, match="x0 has shape"):
+        solve_axis(k[:10], (1.0, 1.0, 1.0), 0, x0=ref.warm_start)
+
+
 @pytest.mark.slow
 def test_tf_electrode_pore_axis0(tf_electrode):
     k = (tf_electrode == 0).astype(np.float32)

@@ -140,6 +140,10 @@ def test_warm_start_from_the_reference_context():
     context = prepare_context(Microstructure(ref, (1, 1, 1), "um", phases),
                               ["tortuosity_factor"], phases=["pore"], options=opts)
     assert set(context["tortuosity_factor"]) == {"pore"}
+    from uqtwin.solvers import WarmStart
+
+    assert all(isinstance(w, WarmStart) and w.coarse_lu is not None
+               for w in context["tortuosity_factor"]["pore"])
     warm = compute_quantities(Microstructure(sample, (1, 1, 1), "um", phases, context=context),
                               ["tortuosity_factor"], phases=["pore"], options=opts)
     cold = compute_quantities(Microstructure(sample, (1, 1, 1), "um", phases),

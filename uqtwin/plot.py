@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -316,8 +317,8 @@ def redraw_samples(
     """Redraw sampled microstructures exactly, from the run's sample store.
 
     The engine stores each sample's quantities and seed, not its labels. Sample ``i`` is
-    reproduced by :func:`uqtwin.engine.pipeline.draw_sample` from the stored per-voxel
-    posteriors (``<results>.samples/posteriors.npy``), the run's sampler and segmentation
+    reproduced by :func:`uqtwin.engine.pipeline.draw_sample` from the fitted ensemble
+    model kept in the store (``<results>.samples/prepared.pkl``), the run's segmentation
     settings (the ``config`` attribute) and ``sample_seed[i]``; the draw depends on
     nothing else, so the labels are the ones the quantities were computed on.
 
@@ -340,8 +341,9 @@ def redraw_samples(
     UqtwinInputError
         If the store or its posteriors are missing, or the store belongs to another input.
     """
-    from uqtwin.engine.config import SamplerConfig, SegmentConfig
+    from uqtwin.engine.config import SegmentConfig
     from uqtwin.engine.pipeline import draw_sample
+    from uqtwin.engine.store import SampleStore
 
     cfg = run_config(ds)
     if store is None:
@@ -349,22 +351,18 @@ def redraw_samples(
         if not out:
             raise UqtwinInputError("the results name no output path; pass the sample store")
         store = Path(out).with_name(Path(out).name + ".samples")
-    store = Path(store)
-    post_path = store / "posteriors.npy"
-    if not post_path.is_file():
-        raise UqtwinInputError(f"no stored posteriors at {post_path}: cannot redraw samples")
-    manifest = store / "manifest.json"
-    if manifest.is_file() and ds.attrs.get("input_sha256"):
-        recorded = json.loads(manifest.read_text()).get("input_sha256")
-        if recorded and recorded != ds.attrs["input_sha256"]:
-            raise UqtwinInputError(f"{store} belongs to a run on another input file")
+    sample_store = SampleStore(Path(store))
+    prepared = sample_store.load_pickle("prepared")
+    if prepared is None:
+        raise UqtwinInputError(f"no fitted model in {store}: cannot redraw samples")
+    if ds.attrs.get("input_sha256") and prepared.input_sha256 != ds.attrs["input_sha256"]:
+        raise UqtwinInputError(f"{store} belongs to a run on another input file")
     if "sample_seed" not in ds:
         raise UqtwinInputError("the results hold no sample_seed: cannot redraw samples")
-    posteriors = np.load(post_path)
-    sampler = SamplerConfig(**_known_fields(SamplerConfig, cfg.get("sampler") or {}))
     segment = SegmentConfig(**_known_fields(SegmentConfig, cfg.get("segment") or {}))
     seeds = np.asarray(ds["sample_seed"].values)
-    return [draw_sample(posteriors, int(seeds[i]), sampler, segment) for i in indices]
+    return [draw_sample(prepared.sampler, int(seeds[i]), segment, prepared.phases)
+            for i in indices]
 
 
 def _known_fields(cls: type, values: dict[str, Any]) -> dict[str, Any]:
@@ -491,7 +489,8 @@ def plot_posterior_predictive(
         ax.set_xlabel(str(sub.attrs.get("long_name", sub.name)) + _units(sub), fontsize=8)
         ax.set_yticks([])
         ax.tick_params(labelsize=7)
-        if len(elements) > 1 or any(not np.isfinite(v).all() for _, v in elements):
+        if ax.get_legend_handles_labels()[0] and (
+                len(elements) > 1 or any(not np.isfinite(v).all() for _, v in elements)):
             ax.legend(fontsize=7, frameon=False)
     fig.suptitle(f"Posterior-predictive distributions (bars: {100 * prob:g}% HDI)",
                  fontsize=10)
@@ -606,7 +605,10 @@ def plot_tensors(
         for j, (label, v) in enumerate(elements):
             colour = _COLOURS[j % len(_COLOURS)]
             x = np.arange(3) + (j - (len(elements) - 1) / 2) * width
-            with np.errstate(all="ignore"):
+            if np.isnan(v).all():
+                continue  # not computed for this element (e.g. a phase left out)
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
                 med = np.nanmedian(v, axis=0)
             bounds = np.array([hdi(v[:, k], prob) for k in range(3)])
             ax.errorbar(x, med, yerr=[med - bounds[:, 0], bounds[:, 1] - med], fmt="o",

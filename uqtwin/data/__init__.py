@@ -27,6 +27,10 @@ DEMO_TRUTH = DATA_DIR / "demo_electrode_truth.tif"
 DEMO_PHASES = ("pore", "binder", "active")
 #: Material cards of the demo's phases (NMC cathode with carbon-binder, liquid electrolyte).
 DEMO_MATERIALS = {"pore": "electrolyte", "binder": "carbon_binder", "active": "nmc111"}
+#: Electrolyte transport is the headline: diffusion is solved in the pore phase only (the
+#: solids' transport is the electronic conductivity, computed for all of them together).
+DEMO_OPTIONS = {"tortuosity_factor": {"phases": ["pore"]},
+                "effective_diffusivity": {"phases": ["pore"]}}
 
 
 def demo_config(
@@ -41,7 +45,7 @@ def demo_config(
             input=InputConfig(path=str(DEMO_VOLUME), format="tiff"),
             phases=PhasesConfig(names=DEMO_PHASES, materials=DEMO_MATERIALS),
             sampler=SamplerConfig(n_samples=n_samples, seed=seed),
-            quantities=QuantitiesConfig(names=tuple(QUANTITIES)),
+            quantities=QuantitiesConfig(names=tuple(QUANTITIES), options=DEMO_OPTIONS),
             engine=EngineConfig(workers=workers),
             output=OutputConfig(path=str(Path(out_dir) / "results.nc")),
         )

@@ -16,9 +16,10 @@ from typing import Any
 from uqtwin.errors import ConfigError
 
 FORMATS = ("tiff", "tiff-slices", "hdf5", "zarr", "npy", "raw")
-SAMPLERS = ("independent", "correlated")
-#: The best sampler the project has; used when ``[sampler] kind`` is not given.
-DEFAULT_SAMPLER = "independent"
+SAMPLERS = ("independent", "correlated", "parametric", "ambiguity")
+#: The best sampler the project has (by the calibration study in benchmarks/README.md);
+#: used when ``[sampler] kind`` is not given.
+DEFAULT_SAMPLER = "ambiguity"
 
 
 @dataclass(frozen=True)
@@ -70,12 +71,24 @@ class SegmentConfig:
 
 @dataclass(frozen=True)
 class SamplerConfig:
-    """``[sampler]``: how the ensemble of microstructures is drawn."""
+    """``[sampler]``: how the ensemble of microstructures is drawn.
+
+    ``correlation_length`` (voxels) is that of the ``correlated`` and ``parametric``
+    samplers; ``share_prior``, ``psf_sigma`` (voxels, z y x) and ``correlation_scale`` are
+    the ``ambiguity`` sampler's (see :mod:`uqtwin.sample.ambiguity`);
+    ``effective_voxels`` coarsens the Bayesian mixture posterior of ``parametric`` and
+    ``ambiguity``, which keep ``n_draws`` parameter draws.
+    """
 
     kind: str = DEFAULT_SAMPLER
     n_samples: int = 32
     seed: int = 0
     correlation_length: float = 1.0
+    share_prior: tuple[float, float] = (2.0, 9.2)
+    psf_sigma: tuple[float, float, float] = (0.8, 0.8, 0.8)
+    correlation_scale: float = 10.0
+    n_draws: int = 24
+    effective_voxels: float = 400.0
 
 
 @dataclass(frozen=True)
@@ -281,6 +294,15 @@ def check_config(cfg: RunConfig) -> RunConfig:
         raise ConfigError(f"[sampler] seed must be >= 0, got {s.seed}")
     if s.correlation_length <= 0:
         raise ConfigError(f"[sampler] correlation_length must be > 0, got {s.correlation_length}")
+    if len(s.share_prior) != 2 or min(s.share_prior) <= 0:
+        raise ConfigError(f"[sampler] share_prior must be two numbers > 0 (Beta a, b), got "
+                          f"{list(s.share_prior)}")
+    if len(s.psf_sigma) != 3 or min(s.psf_sigma) < 0:
+        raise ConfigError(f"[sampler] psf_sigma must be 3 numbers >= 0 (z, y, x voxels), got "
+                          f"{list(s.psf_sigma)}")
+    if s.correlation_scale < 0 or s.n_draws < 1 or s.effective_voxels <= 0:
+        raise ConfigError("[sampler] correlation_scale must be >= 0, n_draws >= 1 and "
+                          "effective_voxels > 0")
     q = cfg.quantities
     if not q.names:
         raise ConfigError("[quantities] names is empty: name at least one quantity")
@@ -291,6 +313,11 @@ def check_config(cfg: RunConfig) -> RunConfig:
         if not isinstance(opts, Mapping):
             raise ConfigError(f"[quantities.options.{name}] must be a table")
         check_options(name, opts)
+        for p in opts.get("phases", []):
+            if p not in names:
+                raise ConfigError(
+                    f"[quantities.options.{name}] phases names {p!r}, not one of {list(names)}"
+                )
     if q.phases is not None:
         for p in q.phases:
             if p not in names:

@@ -1,11 +1,12 @@
 """The stages of a run, each usable on its own, and the ensemble driver.
 
-``prepare`` turns the input file into per-voxel phase posteriors (read → denoise →
-mixture → posteriors); ``draw_sample`` turns posteriors and a seed into one cleaned
-microstructure; ``evaluate_sample`` computes the quantities on it. ``run`` drives them
-over the ensemble through dask, persisting each finished sample at once, and collects the
-results Dataset. The same seed gives identical numbers whatever the scheduler and the
-number of workers, because each sample's random stream depends only on (seed, index).
+``prepare`` turns the input file into a fitted ensemble model (read → denoise → mixture
+→ the sampler of :mod:`uqtwin.sample.model`); ``draw_sample`` turns that model and a seed
+into one cleaned microstructure; ``evaluate_sample`` computes the quantities on it.
+``run`` drives them over the ensemble through dask, persisting each finished sample at
+once, and collects the results Dataset. The same seed gives identical numbers whatever
+the scheduler and the number of workers, because each sample's random stream depends
+only on (seed, index).
 """
 
 from __future__ import annotations
@@ -20,13 +21,14 @@ import numpy as np
 import xarray as xr
 
 from uqtwin import __version__
-from uqtwin.engine.config import RunConfig, SamplerConfig, SegmentConfig
+from uqtwin.engine.config import RunConfig, SegmentConfig
 from uqtwin.engine.store import SampleStore, fingerprint
 from uqtwin.errors import UqtwinInputError
 from uqtwin.microstructure import Microstructure
 from uqtwin.quantities.registry import compute_quantities
 from uqtwin.results.dataset import stack_samples, write_results
 from uqtwin.results.schema import SCHEMA_VERSION, validate
+from uqtwin.sample.model import EnsembleSampler, SamplerSettings, build_sampler
 from uqtwin.volume import spacing_of, unit_of
 
 Log = Callable[[str], None]
@@ -48,12 +50,17 @@ def sample_seed(seed: int, index: int) -> int:
 class Prepared:
     """What the per-volume stages produce and every sample starts from."""
 
-    posteriors: np.ndarray  # (phase, z, y, x) float32
+    sampler: EnsembleSampler  # fitted once; ``sample(seed)`` draws a member
     spacing: tuple[float, float, float]
     unit: str
     phases: tuple[str, ...]
-    mixture: Mapping[str, Any]  # means, sds, weights
+    mixture: Mapping[str, Any]  # plain Gaussian mixture: means, sds, weights
     input_sha256: str
+
+    @property
+    def posteriors(self) -> np.ndarray:
+        """Per-voxel phase probabilities (phase, z, y, x) of the ensemble, for the maps."""
+        return self.sampler.point_posteriors()
 
 
 def read_input(cfg: RunConfig) -> xr.DataArray:
@@ -67,33 +74,39 @@ def read_input(cfg: RunConfig) -> xr.DataArray:
     )
 
 
-def posteriors_from_volume(
+def sampler_settings(cfg: RunConfig) -> SamplerSettings:
+    """The ``[sampler]`` and ``[segment]`` settings that fit the ensemble model."""
+    s = cfg.sampler
+    return SamplerSettings(
+        kind=s.kind, correlation_length=s.correlation_length, share_prior=s.share_prior,
+        psf_sigma=s.psf_sigma, correlation_scale=s.correlation_scale, n_draws=s.n_draws,
+        effective_voxels=s.effective_voxels, max_fit_voxels=cfg.segment.max_fit_voxels,
+    )
+
+
+def fit_ensemble(
     volume: xr.DataArray, cfg: RunConfig, log: Log = _quiet
-) -> tuple[xr.DataArray, Mapping[str, Any]]:
-    """Stages 2–3: denoise, fit the mixture, per-voxel posteriors."""
+) -> tuple[EnsembleSampler, Mapping[str, Any]]:
+    """Stages 2–3: denoise, then fit the mixture and the sampler's model."""
     from uqtwin.segment.denoise import denoise_nlm
-    from uqtwin.segment.mixture import fit_mixture, phase_posteriors
 
     d = cfg.denoise
     if d.enabled:
         log("denoising (non-local means)")
         volume = denoise_nlm(volume, h=d.h, patch_size=d.patch_size,
                              patch_distance=d.patch_distance, poisson=d.poisson)
-    log("fitting the Gaussian mixture")
-    model = fit_mixture(volume, len(cfg.phases.names), seed=cfg.sampler.seed,
-                        max_samples=cfg.segment.max_fit_voxels, phases=cfg.phases.names)
-    log("computing per-voxel phase posteriors")
-    post = phase_posteriors(volume, model, phases=cfg.phases.names)
-    return post, model.to_dict()
+    log(f"fitting the segmentation model ({cfg.sampler.kind} sampler)")
+    return build_sampler(volume, tuple(cfg.phases.names), sampler_settings(cfg),
+                         seed=cfg.sampler.seed)
 
 
 def prepare(cfg: RunConfig, log: Log = _quiet) -> Prepared:
-    """Stages 1–3 from a config: read, denoise, segment into posteriors."""
+    """Stages 1–3 from a config: read, denoise, fit the ensemble model."""
     log(f"reading {cfg.input.path}")
     volume = read_input(cfg)
-    post, mixture = posteriors_from_volume(volume, cfg, log)
+    sampler, mixture = fit_ensemble(volume, cfg, log)
     return Prepared(
-        posteriors=np.asarray(post.values, dtype=np.float32),
+        sampler=sampler,
         spacing=spacing_of(volume),
         unit=unit_of(volume),
         phases=tuple(cfg.phases.names),
@@ -103,22 +116,16 @@ def prepare(cfg: RunConfig, log: Log = _quiet) -> Prepared:
 
 
 def draw_sample(
-    posteriors: np.ndarray, seed: int, sampler: SamplerConfig, segment: SegmentConfig
+    sampler: EnsembleSampler, seed: int, segment: SegmentConfig, phases: Sequence[str]
 ) -> np.ndarray:
-    """Stage 4: one microstructure (phase index per voxel) drawn from the posteriors."""
-    from uqtwin.sample.correlated import sample_correlated
-    from uqtwin.sample.independent import sample_independent
+    """Stage 4: one cleaned microstructure (phase index per voxel) from the fitted model."""
     from uqtwin.segment.cleanup import remove_islands
 
-    if sampler.kind == "independent":
-        labels = sample_independent(posteriors, seed)
-    elif sampler.kind == "correlated":
-        labels = sample_correlated(posteriors, seed,
-                                   correlation_length=sampler.correlation_length)
-    else:  # check_config keeps this unreachable from a config file
-        raise UqtwinInputError(f"unknown sampler {sampler.kind!r}")
+    labels = sampler.sample(seed)
     if segment.min_island_voxels > 0:
-        labels = remove_islands(labels, segment.min_island_voxels, n_phases=posteriors.shape[0])
+        pore = list(phases).index("pore") if "pore" in phases else None
+        labels = remove_islands(labels, segment.min_island_voxels, n_phases=len(phases),
+                                pore_label=pore)
     return labels
 
 
@@ -132,7 +139,7 @@ def reference_context(prepared: Prepared, cfg: RunConfig) -> dict[str, Any]:
     """Run-wide context of the quantities, prepared on the most probable segmentation."""
     from uqtwin.quantities.registry import prepare_context
 
-    labels = np.argmax(prepared.posteriors, axis=0).astype(np.uint8)
+    labels = np.argmax(prepared.sampler.point_posteriors(), axis=0).astype(np.uint8)
     ms = Microstructure(labels, prepared.spacing, prepared.unit, prepared.phases,
                         _materials(cfg))
     q = cfg.quantities
@@ -142,7 +149,7 @@ def reference_context(prepared: Prepared, cfg: RunConfig) -> dict[str, Any]:
 def evaluate_sample(
     index: int,
     seed: int,
-    posteriors: np.ndarray,
+    sampler: EnsembleSampler,
     context: Mapping[str, Any],
     spacing: Sequence[float],
     unit: str,
@@ -150,7 +157,7 @@ def evaluate_sample(
     cfg: RunConfig,
 ) -> tuple[int, xr.Dataset]:
     """Stages 4–5 for one sample: draw it, compute its quantities. Picklable for dask."""
-    labels = draw_sample(posteriors, seed, cfg.sampler, cfg.segment)
+    labels = draw_sample(sampler, seed, cfg.segment, phases)
     ms = Microstructure(labels, tuple(spacing), unit, tuple(phases), _materials(cfg),
                         context)
     q = cfg.quantities
@@ -187,7 +194,7 @@ def _compute_local(tasks, workers: int | None, on_done: Callable[[int, xr.Datase
         dask.compute(*tasks, scheduler="threads", num_workers=workers)
 
 
-def _compute_distributed(address: str, posteriors, context, jobs, rest, on_done) -> None:
+def _compute_distributed(address: str, sampler, context, jobs, rest, on_done) -> None:
     try:
         from distributed import Client, as_completed
     except ImportError:
@@ -195,10 +202,9 @@ def _compute_distributed(address: str, posteriors, context, jobs, rest, on_done)
             f"scheduler {address!r} needs dask.distributed: pip install 'uqtwin[dist]'"
         ) from None
     with Client(address) as client:
-        # Send the posteriors to every worker once, not once per sample.
-        shared = client.scatter(posteriors, broadcast=True)
-        # a list, because scatter would take a dict for a name -> data mapping
-        [shared_context] = client.scatter([context], broadcast=True)
+        # Send the fitted model and the context to every worker once, not once per sample
+        # (in lists: scatter would take a dict for a name -> data mapping).
+        [shared, shared_context] = client.scatter([sampler, context], broadcast=True)
         futures = [
             client.submit(evaluate_sample, index, seed, shared, shared_context, *rest,
                           key=f"uqtwin-sample-{index}-{seed}", pure=False)
@@ -263,18 +269,12 @@ def run(
         store.create(manifest)
 
     if prepared is None:
-        cached = store.load_array("posteriors")
-        mixture = store.load_json("mixture")
-        if cached is not None and mixture is not None:
-            log("reusing the posteriors of the interrupted run")
-            volume_meta = store.load_json("volume") or {}
-            prepared = Prepared(cached, tuple(volume_meta["spacing"]), volume_meta["unit"],
-                                tuple(cfg.phases.names), mixture, input_sha)
+        prepared = store.load_pickle("prepared")
+        if prepared is not None:
+            log("reusing the fitted model of the interrupted run")
         else:
             prepared = prepare(cfg, log)
-    store.save_array("posteriors", prepared.posteriors)
-    store.save_json("mixture", dict(prepared.mixture))
-    store.save_json("volume", {"spacing": list(prepared.spacing), "unit": prepared.unit})
+            store.save_pickle("prepared", prepared)
 
     n = cfg.sampler.n_samples
     done = set(store.finished())
@@ -298,7 +298,7 @@ def run(
     if jobs and address == "local":
         import dask
 
-        post = dask.delayed(prepared.posteriors, name="uqtwin-posteriors")
+        post = dask.delayed(prepared.sampler, name="uqtwin-sampler", traverse=False)
         ctx = dask.delayed(context, name="uqtwin-context", traverse=False)
         tasks = [
             dask.delayed(evaluate_sample, pure=False)(
@@ -308,7 +308,7 @@ def run(
         ]
         _compute_local(tasks, cfg.engine.workers, on_done)
     elif jobs:
-        _compute_distributed(address, prepared.posteriors, context, jobs, rest, on_done)
+        _compute_distributed(address, prepared.sampler, context, jobs, rest, on_done)
 
     log("collecting results")
     samples = [store.load_sample(i) for i in range(n)]
@@ -347,6 +347,10 @@ def collect(
         ds["posterior_entropy"] = xr.DataArray(
             ent.astype(np.float32), dims=("z", "y", "x"),
             attrs={"units": "nat", "long_name": "posterior entropy"},
+        )
+        ds["phase_probability"] = xr.DataArray(
+            post.astype(np.float32), dims=("phase", "z", "y", "x"), coords={"phase": phases},
+            attrs={"units": "1", "long_name": "phase probability"},
         )
     ds.attrs = {
         "schema_version": SCHEMA_VERSION,

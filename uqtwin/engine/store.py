@@ -3,8 +3,7 @@
 Layout of the store folder (``<output>.samples/`` beside the results file)::
 
     manifest.json          fingerprint of everything that determines the samples
-    posteriors.npy         per-voxel phase posteriors (phase, z, y, x), float32
-    mixture.json           the fitted mixture (means, sds, weights)
+    prepared.pkl           the fitted ensemble model (denoised volume, mixture, sampler)
     sample-000012.nc       one finished sample (its quantities and seed)
 
 A sample file is written to a temporary name and renamed, so an interrupted run never
@@ -17,13 +16,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pickle
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import xarray as xr
 
 from uqtwin.errors import UqtwinInputError
@@ -100,22 +99,27 @@ class SampleStore:
         with xr.open_dataset(self.sample_path(index), engine=ENGINE) as ds:
             return ds.load()
 
-    def save_array(self, name: str, array: np.ndarray) -> None:
-        path = self.path / f"{name}.npy"
-        tmp = path.with_name(f".{name}.{os.getpid()}.tmp.npy")
-        np.save(tmp, array)
+    def save_pickle(self, name: str, obj: Any) -> None:
+        """Keep a fitted object (the ensemble model) so a resumed run need not refit it.
+
+        A pickle is a cache of this folder only: it is written and read by the same
+        uqtwin, never exchanged; :meth:`load_pickle` ignores one it cannot read.
+        """
+        path = self.path / f"{name}.pkl"
+        tmp = path.with_name(f".{name}.{os.getpid()}.tmp")
+        with tmp.open("wb") as fh:
+            pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, path)
 
-    def load_array(self, name: str) -> np.ndarray | None:
-        path = self.path / f"{name}.npy"
-        return np.load(path) if path.is_file() else None
-
-    def save_json(self, name: str, data: Mapping[str, Any]) -> None:
-        _atomic_write_text(self.path / f"{name}.json", json.dumps(dict(data), indent=2))
-
-    def load_json(self, name: str) -> dict[str, Any] | None:
-        path = self.path / f"{name}.json"
-        return json.loads(path.read_text()) if path.is_file() else None
+    def load_pickle(self, name: str) -> Any | None:
+        path = self.path / f"{name}.pkl"
+        if not path.is_file():
+            return None
+        try:
+            with path.open("rb") as fh:
+                return pickle.load(fh)  # noqa: S301 - our own cache, see save_pickle
+        except Exception:  # an unreadable cache is refitted, never trusted
+            return None
 
 
 def _atomic_write_text(path: Path, text: str) -> None:

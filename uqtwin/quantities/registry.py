@@ -58,12 +58,17 @@ def get_quantity(name: str) -> Quantity:
 
 
 def check_options(name: str, options: Mapping[str, Any]) -> None:
-    """Raise a :class:`ConfigError` naming any option ``name``'s compute does not accept."""
+    """Raise a :class:`ConfigError` naming any option ``name``'s compute does not accept.
+
+    Every quantity also accepts ``phases``: the phases of interest for that quantity alone
+    (e.g. the tortuosity factor of the pore only, while volume fractions cover all).
+    """
     allowed = get_quantity(name).option_names()
     for key in options:
-        if key not in allowed:
+        if key not in allowed and key != "phases":
             raise ConfigError(
-                f"unknown option {key!r} for quantity {name!r}; allowed: {list(allowed)}"
+                f"unknown option {key!r} for quantity {name!r}; allowed: "
+                f"{['phases', *allowed]}"
             )
 
 
@@ -81,8 +86,9 @@ def prepare_context(
     for name in names:
         quantity = get_quantity(name)
         if quantity.prepare is not None:
-            context[name] = quantity.prepare(reference, phases=phases,
-                                             **dict(options.get(name, {})))
+            opts = dict(options.get(name, {}))
+            context[name] = quantity.prepare(reference, phases=opts.pop("phases", phases),
+                                             **opts)
     return context
 
 
@@ -120,9 +126,14 @@ def compute_quantities(
         check_options(name, opts)
         if quantity.requires:
             opts["inputs"] = xr.Dataset(variables)
-        values = quantity.compute(ms, phases=phases, **opts)
+        values = quantity.compute(ms, phases=opts.pop("phases", phases), **opts)
         variables.update(check_outputs(quantity, values, ms))
-    return xr.Dataset(variables)
+    ds = xr.Dataset(variables)
+    if "phase" in ds.dims:
+        # Quantities restricted to some phases are aligned with the others (NaN where not
+        # computed); keep the phases in the volume's order, not xarray's sorted union.
+        ds = ds.reindex(phase=[p for p in ms.phases if p in set(ds.phase.values)])
+    return ds
 
 
 def resolve_order(names: Sequence[str]) -> list[str]:

@@ -70,7 +70,7 @@ def _options(tol: float, max_iter: int, periodic: bool) -> SolverOptions:
 def _solve(ms: Microstructure, phase: str, tol, max_iter, periodic, x0, keep: bool):
     return effective_tensor(ms.mask(phase).astype(np.float32), ms.spacing,
                             options=_options(tol, max_iter, periodic), x0=x0,
-                            keep_potential=keep)
+                            keep_warm_start=keep)
 
 
 def prepare_warm_start(
@@ -82,17 +82,20 @@ def prepare_warm_start(
     periodic: bool = False,
     warm_start: bool = False,
 ) -> dict[str, Any]:
-    """Potentials of the reference microstructure's solves, per phase (``prepare`` hook).
+    """Warm starts from the reference microstructure's solves, per phase (``prepare`` hook).
 
-    Empty unless ``warm_start``; memoized on the reference, so ``tortuosity_factor`` and
-    ``effective_diffusivity`` share it.
+    Per phase a tuple (one per driven axis) of :class:`~uqtwin.solvers.WarmStart`: the
+    reference's converged potential (each sample's initial guess) and its coarsest-grid
+    factorisation (each sample's coarse solver, saving its factorisation), or None where
+    the reference does not percolate. Empty unless ``warm_start``; memoized on the
+    reference, so ``tortuosity_factor`` and ``effective_diffusivity`` share it.
     """
     if not warm_start:
         return {}
     return {
         p: reference.memoized(
             ("diffusion-reference", p, float(tol), int(max_iter), bool(periodic)),
-            lambda p=p: tuple(s.potential for s in
+            lambda p=p: tuple(s.warm_start for s in
                               _solve(reference, p, tol, max_iter, periodic, None, True).axes),
         )
         for p in reference.select_phases(phases)

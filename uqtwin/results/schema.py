@@ -71,6 +71,13 @@ PIPELINE_VARIABLES: dict[str, dict[str, Any]] = {
         "description": "Index into `phases` of the phase with the highest posterior "
                        "probability at each voxel.",
     },
+    "phase_probability": {
+        "dims": ["phase", "z", "y", "x"],
+        "units": "1",
+        "long_name": "phase probability",
+        "description": "Probability of each phase at each voxel under the ensemble model "
+                       "(the marginal that the samples are drawn from).",
+    },
     "posterior_entropy": {
         "dims": ["z", "y", "x"],
         "units": "nat",

@@ -4,7 +4,9 @@ The samples of every quantity are treated as one chain of posterior-predictive d
 arviz gives the mean, sd and highest-density interval (HDI) of each scalar element.
 Samples that are not finite (a tortuosity of ∞ where a sample does not percolate) are
 left out of mean, sd and interval and counted in the ``p_inf`` column, so a reader sees
-how often it happened instead of an interval that silently ignores it.
+how often it happened instead of an interval that silently ignores it. Elements that are
+NaN in every sample (not computed, e.g. a phase left out by a quantity's ``phases``
+option) get no row.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ def ensemble_variables(ds: xr.Dataset, max_elements: int = 64) -> list[str]:
             continue
         if da.attrs.get("role") == "diagnostic":
             continue
+        if any(str(d) == "bin" or str(d).endswith("_bin") for d in da.dims):
+            continue  # distributions are shown as bands (plots, report), not table rows
         if da.size // max(da.sizes[SAMPLE_DIM], 1) <= max_elements:
             names.append(str(name))
     return names
@@ -114,6 +118,8 @@ def summarize(
             }
             key = _label(name, index)
             values = np.asarray(da.isel(dict(zip(other, idx, strict=True))).values, dtype=float)
+            if np.isnan(values).all():
+                continue  # not computed for this element (e.g. a phase left out by option)
             stats = table.loc[key]
             rows.append(
                 {

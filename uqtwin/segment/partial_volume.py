@@ -38,7 +38,7 @@ The binder that remains is the excess of the histogram over the mixed plateau at
 binder's grey level. The mixed class cannot tell a binder film much thinner than the
 point spread from a pore–active edge (no point-wise model can, and even the full
 blurred-label likelihood differs by only ~0.005 nats per voxel between the two on the
-demo settings): that ambiguity is what the parametric sampler's parameter spread carries.
+demo settings): :mod:`uqtwin.sample.ambiguity` spans that ambiguity instead of picking a side.
 """
 
 from __future__ import annotations
@@ -141,7 +141,10 @@ def _mixed_terms(g: np.ndarray, mu_a: float, mu_b: float, s: float):
     za, zb, zh = (g - mu_a) / s, (g - mu_b) / s, (g - mu_a - 0.5 * d) / s
     # Phi(za) - Phi(zb) by log-difference; 1 - exp(.) loses nothing as za > zb always.
     lpa, lpb = log_ndtr(za), log_ndtr(zb)
-    log_mass = lpa + np.log1p(-np.exp(np.minimum(lpb - lpa, -1e-300)))
+    # Far above mu_b both CDFs round to 1 and log1p(-1) = -inf; those voxels are
+    # recomputed from the upper tails just below, so the warning would be noise.
+    with np.errstate(divide="ignore"):
+        log_mass = lpa + np.log1p(-np.exp(np.minimum(lpb - lpa, -1e-300)))
     # For g far above mu_b both CDFs are ~1: use the upper tails there for accuracy.
     upper = g > mu_b
     if np.any(upper):

@@ -27,6 +27,13 @@ Convergence is judged on physical quantities: the relative mismatch of inflow an
 (which equals the sum of the algebraic residuals) and the relative change of ``K_aa``
 between iterations must both fall below their tolerances; the achieved values are
 returned.
+
+Ensembles of similar media (samples of one segmentation's posterior) reuse a reference
+solve through :class:`WarmStart` (``keep_warm_start=True``, then ``x0=``): its potential
+is the initial guess and its coarsest-grid factorisation replaces the sample's own. The
+stopping test is unchanged, so the answer is that of a cold solve within the tolerances;
+what is saved is the factorisation and the iterations the initial error no longer needs
+(about log(initial error) / log(tolerance) of them).
 """
 
 from __future__ import annotations
@@ -55,6 +62,7 @@ __all__ = [
     "AxisSolution",
     "SolverOptions",
     "TensorSolution",
+    "WarmStart",
     "connected_to_faces",
     "effective_tensor",
     "label_clusters",
@@ -99,6 +107,45 @@ class SolverOptions:
 
 
 @dataclass(frozen=True, eq=False)
+class WarmStart:
+    """What a solve of a similar medium can reuse from a reference solve along one axis.
+
+    Returned as :attr:`AxisSolution.warm_start` by ``solve_axis(..., keep_warm_start=True)``
+    and accepted wherever ``x0`` is (:func:`solve_axis`, :func:`effective_tensor`).
+
+    Attributes
+    ----------
+    potential : ndarray, float32
+        Converged potential of the reference (unpadded; 0 outside its solve): the
+        initial guess.
+    coarse_lu : scipy SuperLU or None
+        Factorisation of the reference's coarsest multigrid operator. A sample of the same
+        shape uses it as its coarsest-grid solver instead of factorising its own: the
+        V-cycle stays SPD (it is then a slightly different, still valid, preconditioner),
+        so CG converges to the same answer under the same stopping test.
+    coarse_matrix : scipy.sparse matrix or None
+        The operator ``coarse_lu`` factorises; pickling keeps it and refactorises on
+        unpickling (SuperLU objects do not pickle).
+    """
+
+    potential: np.ndarray
+    coarse_lu: object | None = None
+    coarse_matrix: object | None = None
+
+    def __reduce__(self):
+        # SuperLU does not pickle (dask workers): ship the small coarse matrix instead and
+        # factorise it once on arrival
+        return _rebuild_warm_start, (self.potential, self.coarse_matrix)
+
+
+def _rebuild_warm_start(potential, coarse_matrix) -> WarmStart:
+    from scipy.sparse.linalg import splu
+
+    lu = None if coarse_matrix is None else splu(coarse_matrix)
+    return WarmStart(potential, lu, coarse_matrix)
+
+
+@dataclass(frozen=True, eq=False)
 class AxisSolution:
     """Result of one solve driven along ``axis``.
 
@@ -129,6 +176,8 @@ class AxisSolution:
         Wall time of the solve.
     potential : ndarray or None
         Potential (float32, unpadded; 0 outside the solve) if requested.
+    warm_start : WarmStart or None
+        Reusable parts of this solve for samples of a similar medium, if requested.
     """
 
     axis: int
@@ -144,6 +193,7 @@ class AxisSolution:
     active_fraction: float
     seconds: float
     potential: np.ndarray | None = field(default=None, repr=False)
+    warm_start: WarmStart | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, eq=False)
@@ -246,9 +296,10 @@ def solve_axis(
     options: SolverOptions = SolverOptions(),
     particles: np.ndarray | None = None,
     contact_resistance: float = 0.0,
-    x0: np.ndarray | None = None,
+    x0: np.ndarray | WarmStart | None = None,
     keep_potential: bool = False,
     labels: tuple[np.ndarray, int] | None = None,
+    keep_warm_start: bool = False,
 ) -> AxisSolution:
     """Solve steady conduction driven along ``axis`` (unit potential drop).
 
@@ -266,13 +317,17 @@ def solve_axis(
         Particle labels for contact resistance (see :func:`face_conductances`).
     contact_resistance : float
         Area-specific contact resistance between particles, units ``ℓ / [k]``.
-    x0 : ndarray, optional
+    x0 : ndarray or WarmStart, optional
         Initial potential (e.g. the solution of the most probable segmentation); values
-        outside the solve are ignored.
+        outside the solve are ignored. A :class:`WarmStart` also lends its coarse-grid
+        factorisation (same grid shape only); the answer is that of the cold solve
+        within the tolerances.
     keep_potential : bool
         Return the potential.
     labels : (ndarray, int), optional
         Precomputed :func:`label_clusters` of ``k > 0``.
+    keep_warm_start : bool
+        Return :attr:`AxisSolution.warm_start` (potential and coarse factorisation).
 
     Returns
     -------
@@ -298,13 +353,19 @@ def solve_axis(
     gz, gy, gx = g
     shape = k.shape
     b = dirichlet_rhs(g[axis], axis, shape, 1.0, dtype)
+    coarse_lu = None
+    if isinstance(x0, WarmStart):
+        coarse_lu = x0.coarse_lu
+        x0 = x0.potential
     mg = build_hierarchy(gz, gy, gx, periodic=periodic, coarsest_size=options.coarsest_size,
-                         sweeps=options.sweeps)
+                         sweeps=options.sweeps, coarse_lu=coarse_lu)
 
     # float64 iterate: the fluxes are differences of nearly equal potentials
     x = padded_zeros(shape, np.float64)
     if x0 is not None:
-        x[1:-1, 1:-1, 1:-1] = np.where(keep, x0, 0.0)
+        if np.shape(x0) != shape:
+            raise ValueError(f"x0 has shape {np.shape(x0)}, expected {shape}")
+        np.copyto(x[1:-1, 1:-1, 1:-1], x0, where=keep)
         fill_ghosts(x, periodic)
 
     h = [float(s) for s in spacing]
@@ -362,6 +423,8 @@ def solve_axis(
     # K_aa from the boundary fluxes is the same number to the tolerance; use the mean
     effective[axis] = 0.5 * (f_in + f_out) * length / area
     mean = 0.5 * (f_in + f_out)
+    pot = (np.ascontiguousarray(x[1:-1, 1:-1, 1:-1], dtype=np.float32)
+           if keep_potential or keep_warm_start else None)
     return AxisSolution(
         axis=axis,
         percolates=True,
@@ -375,8 +438,9 @@ def solve_axis(
         converged=bool(res.converged),
         active_fraction=float(keep.mean()),
         seconds=time.perf_counter() - t0,
-        potential=(np.ascontiguousarray(x[1:-1, 1:-1, 1:-1], dtype=np.float32)
-                   if keep_potential else None),
+        potential=pot if keep_potential else None,
+        warm_start=(WarmStart(pot, mg.coarse_lu, mg.coarse_matrix) if keep_warm_start
+                    else None),
     )
 
 
@@ -387,18 +451,19 @@ def effective_tensor(
     options: SolverOptions = SolverOptions(),
     particles: np.ndarray | None = None,
     contact_resistance: float = 0.0,
-    x0: tuple[np.ndarray | None, ...] | None = None,
+    x0: tuple[np.ndarray | WarmStart | None, ...] | None = None,
     keep_potential: bool = False,
     axes: tuple[int, ...] = (0, 1, 2),
+    keep_warm_start: bool = False,
 ) -> TensorSolution:
     """Effective conductivity tensor from solves driven along each of ``axes``.
 
     Parameters
     ----------
-    k, spacing, options, particles, contact_resistance, keep_potential
+    k, spacing, options, particles, contact_resistance, keep_potential, keep_warm_start
         As in :func:`solve_axis`.
-    x0 : tuple of 3 ndarrays or None, optional
-        Initial potentials per driven axis (warm start).
+    x0 : tuple of 3 (ndarray or WarmStart or None), optional
+        Initial potentials (or :class:`WarmStart`) per driven axis (warm start).
     axes : tuple of int
         Driven axes to solve (the columns of the others stay zero).
 
@@ -414,7 +479,7 @@ def effective_tensor(
         s = solve_axis(k, spacing, a, options=options, particles=particles,
                        contact_resistance=contact_resistance,
                        x0=None if x0 is None else x0[a], keep_potential=keep_potential,
-                       labels=labels)
+                       labels=labels, keep_warm_start=keep_warm_start)
         tensor[:, a] = s.effective
         sols.append(s)
     sym = 0.5 * (tensor + tensor.T)

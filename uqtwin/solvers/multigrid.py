@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
@@ -24,11 +25,15 @@ from uqtwin.solvers.operators import (
     fill_ghosts,
     padded_zeros,
     prolong_add,
+    rbgs_pair,
     rbgs_sweep,
     residual_restrict,
 )
 
 __all__ = ["Level", "MultigridPreconditioner", "build_hierarchy"]
+
+# z-blocks of the fused smoother: a few per thread (2 boundary planes each are redone)
+_NBLOCKS = 2 * numba.get_num_threads()
 
 
 @dataclass(frozen=True, eq=False)
@@ -86,7 +91,7 @@ def _sparse_matrix(gz, gy, gx, periodic) -> sp.csc_matrix:
 
 
 def build_hierarchy(gz, gy, gx, *, periodic=(False, False, False), coarsest_size: int = 4096,
-                    sweeps: int = 4):
+                    sweeps: int = 4, coarse_lu=None):
     """Build the grids from the fine face conductances down to ``coarsest_size`` cells.
 
     Parameters
@@ -100,6 +105,12 @@ def build_hierarchy(gz, gy, gx, *, periodic=(False, False, False), coarsest_size
         sparse LU factorisation.
     sweeps : int
         Smoothing sweeps before and after each coarse correction.
+    coarse_lu : scipy SuperLU, optional
+        Factorisation of the coarsest operator of another, similar medium (the
+        ``coarse_lu`` of a hierarchy built on the same grid) used instead of factorising
+        this one's: any SPD coarse solver keeps the V-cycle SPD, so CG stays valid and
+        converges to the same answer (at most a few more iterations); it saves the
+        factorisation (~0.07 s at 128³, the largest setup cost after the conductances).
 
     Returns
     -------
@@ -127,8 +138,13 @@ def build_hierarchy(gz, gy, gx, *, periodic=(False, False, False), coarsest_size
         gz, gy, gx = coarse
         shape = cshape
     top = levels[-1]
-    lu = spla.splu(_sparse_matrix(top.gz, top.gy, top.gx, periodic))
-    return MultigridPreconditioner(tuple(levels), lu, tuple(bool(p) for p in periodic), sweeps)
+    if coarse_lu is not None and tuple(coarse_lu.shape) == (int(np.prod(top.shape)),) * 2:
+        lu, mat = coarse_lu, None
+    else:
+        mat = _sparse_matrix(top.gz, top.gy, top.gx, periodic)
+        lu = spla.splu(mat)
+    return MultigridPreconditioner(tuple(levels), lu, tuple(bool(p) for p in periodic), sweeps,
+                                   mat)
 
 
 @dataclass(frozen=True, eq=False)
@@ -145,14 +161,22 @@ class MultigridPreconditioner:
         Periodic axes.
     sweeps : int
         Red-black Gauss-Seidel sweeps before and after each coarse correction.
+    coarse_matrix : scipy.sparse matrix or None
+        The coarsest operator that ``coarse_lu`` factorises (None when the
+        factorisation was lent by another hierarchy).
     """
 
     levels: tuple[Level, ...]
     coarse_lu: object
     periodic: tuple[bool, bool, bool]
     sweeps: int = 4
+    coarse_matrix: object = None
 
     def _smooth(self, lev: Level, x, b, order):
+        if not any(self.periodic):
+            for _ in range(self.sweeps):
+                rbgs_pair(lev.gz, lev.gy, lev.gx, x, b, order[0], _NBLOCKS)
+            return
         for _ in range(self.sweeps):
             for color in order:
                 rbgs_sweep(lev.gz, lev.gy, lev.gx, x, b, color)

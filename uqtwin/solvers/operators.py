@@ -104,9 +104,23 @@ def face_conductances(
         ``(gz, gy, gx)``: conductances ``k A / d`` (units ``[k]·ℓ``) of the z-, y- and
         x-faces, shapes ``(nz+1, ny, nx)``, ``(nz, ny+1, nx)``, ``(nz, ny, nx+1)``.
     """
-    k = np.asarray(k, dtype=np.float64)
     h = [float(s) for s in spacing]
     areas = (h[1] * h[2], h[0] * h[2], h[0] * h[1])
+    if particles is None or contact_resistance <= 0:
+        # one fused pass (numba) instead of float64 temporaries per axis: ~20x faster
+        k = np.ascontiguousarray(k)
+        if k.dtype not in (np.float32, np.float64):
+            k = k.astype(np.float64)
+        nz, ny, nx = k.shape
+        gz = np.empty((nz + 1, ny, nx), dtype=dtype)
+        gy = np.empty((nz, ny + 1, nx), dtype=dtype)
+        gx = np.empty((nz, ny, nx + 1), dtype=dtype)
+        geom = np.array([areas[a] / h[a] for a in range(3)])
+        modes = np.array([1 if a == axis else (2 if periodic[a] else 0) for a in range(3)],
+                         dtype=np.int64)
+        _faces_kernel(k, geom, modes, gz, gy, gx)
+        return gz, gy, gx
+    k = np.asarray(k, dtype=np.float64)
     out = []
     for a in range(3):
         n = k.shape[a]
@@ -150,6 +164,57 @@ def face_conductances(
                 g[tuple(last)] = gw
         out.append(np.ascontiguousarray(g, dtype=dtype))
     return tuple(out)
+
+
+@njit(inline="always")
+def _harm(a, b, geom):  # pragma: no cover - compiled
+    den = a + b
+    return (2.0 * a * b) / den * geom if den > 0 else 0.0
+
+
+@njit(inline="always")
+def _outer(mode, k_here, k_other, geom):  # pragma: no cover - compiled
+    if mode == 1:  # driven: half a cell in series with the fixed value on the face
+        return k_here * (2.0 * geom)
+    if mode == 2:  # periodic: the wrap-around face
+        return _harm(k_other, k_here, geom)
+    return 0.0
+
+
+@njit(parallel=True, cache=True)
+def _faces_kernel(k, geom, modes, gz, gy, gx):  # pragma: no cover - compiled
+    """Fused :func:`face_conductances` without contact resistance (float64 arithmetic)."""
+    nz, ny, nx = k.shape
+    g0, g1, g2 = geom[0], geom[1], geom[2]
+    m0, m1, m2 = modes[0], modes[1], modes[2]
+    for z in prange(nz + 1):
+        for y in range(ny):
+            for x in range(nx):
+                if z == 0:
+                    gz[z, y, x] = _outer(m0, np.float64(k[0, y, x]),
+                                         np.float64(k[nz - 1, y, x]), g0)
+                elif z == nz:
+                    gz[z, y, x] = _outer(m0, np.float64(k[nz - 1, y, x]),
+                                         np.float64(k[0, y, x]), g0)
+                else:
+                    gz[z, y, x] = _harm(np.float64(k[z - 1, y, x]), np.float64(k[z, y, x]), g0)
+        if z == nz:
+            continue
+        for y in range(ny + 1):
+            for x in range(nx):
+                if y == 0:
+                    gy[z, y, x] = _outer(m1, np.float64(k[z, 0, x]),
+                                         np.float64(k[z, ny - 1, x]), g1)
+                elif y == ny:
+                    gy[z, y, x] = _outer(m1, np.float64(k[z, ny - 1, x]),
+                                         np.float64(k[z, 0, x]), g1)
+                else:
+                    gy[z, y, x] = _harm(np.float64(k[z, y - 1, x]), np.float64(k[z, y, x]), g1)
+        for y in range(ny):
+            gx[z, y, 0] = _outer(m2, np.float64(k[z, y, 0]), np.float64(k[z, y, nx - 1]), g2)
+            gx[z, y, nx] = _outer(m2, np.float64(k[z, y, nx - 1]), np.float64(k[z, y, 0]), g2)
+            for x in range(1, nx):
+                gx[z, y, x] = _harm(np.float64(k[z, y, x - 1]), np.float64(k[z, y, x]), g2)
 
 
 def dirichlet_rhs(g_axis: np.ndarray, axis: int, shape, value_in: float = 1.0, dtype=np.float32):
@@ -216,6 +281,60 @@ def rbgs_sweep(gz, gy, gx, x, b, color):  # pragma: no cover - compiled
             i0 = 1 + (color + k + j + 1) % 2
             for i in range(i0, nx + 1, 2):
                 x[k, j, i] = row[i]
+
+
+@njit(fastmath=True, cache=True)
+def _rb_plane(gz, gy, gx, x, b, k, color, row):  # pragma: no cover - compiled
+    """Gauss-Seidel update of the cells of ``color`` in plane ``k`` (see :func:`rbgs_sweep`)."""
+    ny = x.shape[1] - 2
+    nx = x.shape[2] - 2
+    for j in range(1, ny + 1):
+        for i in range(1, nx + 1):
+            a0 = gz[k - 1, j - 1, i - 1]
+            a1 = gz[k, j - 1, i - 1]
+            b0 = gy[k - 1, j - 1, i - 1]
+            b1 = gy[k - 1, j, i - 1]
+            c0 = gx[k - 1, j - 1, i - 1]
+            c1 = gx[k - 1, j - 1, i]
+            d = a0 + a1 + b0 + b1 + c0 + c1
+            off = (a0 * x[k - 1, j, i] + a1 * x[k + 1, j, i] + b0 * x[k, j - 1, i]
+                   + b1 * x[k, j + 1, i] + c0 * x[k, j, i - 1] + c1 * x[k, j, i + 1])
+            row[i] = (b[k, j, i] + off) / d if d > 0 else b[k, j, i]
+        i0 = 1 + (color + k + j + 1) % 2
+        for i in range(i0, nx + 1, 2):
+            x[k, j, i] = row[i]
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def rbgs_pair(gz, gy, gx, x, b, first, nblocks):  # pragma: no cover - compiled
+    """One red-black sweep (colour ``first``, then the other) in one pass over memory.
+
+    Equal to ``rbgs_sweep(.., first)`` followed by ``rbgs_sweep(.., 1 - first)`` (the
+    update of a colour does not depend on the order of its cells), for non-periodic
+    ghosts. Each block of z-planes updates ``first`` on plane ``k`` and then the other
+    colour on plane ``k - 1`` while both are in cache; the other colour on the first
+    and last plane of each block (whose neighbours belong to another block) is
+    updated after all blocks are done. Halves the memory traffic of the smoother.
+    """
+    nz = x.shape[0] - 2
+    nx = x.shape[2] - 2
+    nb = max(1, min(nblocks, nz // 3))
+    second = 1 - first
+    for blk in prange(nb):
+        k0 = 1 + (blk * nz) // nb
+        k1 = 1 + ((blk + 1) * nz) // nb
+        row = np.empty(nx + 2, dtype=x.dtype)
+        for k in range(k0, k1):
+            _rb_plane(gz, gy, gx, x, b, k, first, row)
+            if k - 1 > k0:
+                _rb_plane(gz, gy, gx, x, b, k - 1, second, row)
+    for blk in prange(nb):
+        k0 = 1 + (blk * nz) // nb
+        k1 = 1 + ((blk + 1) * nz) // nb
+        row = np.empty(nx + 2, dtype=x.dtype)
+        _rb_plane(gz, gy, gx, x, b, k0, second, row)
+        if k1 - 1 > k0:
+            _rb_plane(gz, gy, gx, x, b, k1 - 1, second, row)
 
 
 @njit(parallel=True, cache=True)
