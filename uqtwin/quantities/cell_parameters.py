@@ -24,6 +24,7 @@ from uqtwin.quantities._phases import find_phase
 from uqtwin.quantities.base import Output, Quantity
 from uqtwin.quantities.interfaces import interfacial_areas
 from uqtwin.quantities.particle_size import particle_table, particles_of
+from uqtwin.quantities.surface_area import area_cache
 
 
 def bruggeman_exponent(porosity, tortuosity, *, pooled: bool = False):
@@ -91,7 +92,7 @@ def cell_parameters(
     active = find_phase(ms, active_phase, names=("active",), kinds=("active",), role="active")
     eps = float(np.mean(ms.labels == pore))
     area = float(interfacial_areas(ms.labels, ms.spacing, [(active, pore)],
-                                   n_phases=len(ms.phases))[0])
+                                   n_phases=len(ms.phases), cache=area_cache(ms))[0])
     table = particle_table(particles_of(ms, active, h), ms.spacing, with_sphericity=False)
     keep = ~table["border"]
     v, d = table["volume"][keep], table["diameter"][keep]

@@ -46,7 +46,7 @@ from uqtwin.errors import PhaseError
 from uqtwin.microstructure import Microstructure
 from uqtwin.quantities._mesh import DEFAULT_ITERATIONS
 from uqtwin.quantities.base import Output, Quantity
-from uqtwin.quantities.surface_area import boundary_area
+from uqtwin.quantities.surface_area import area_cache, union_boundary_area
 
 #: Separator of the two phase names in a ``pair`` coordinate value.
 PAIR_SEPARATOR = "|"
@@ -59,6 +59,7 @@ def interfacial_areas(
     *,
     n_phases: int | None = None,
     smoothing_iterations: int = DEFAULT_ITERATIONS,
+    cache: dict | None = None,
 ) -> np.ndarray:
     """Area of the interface between each pair of phase labels.
 
@@ -74,6 +75,9 @@ def interfacial_areas(
         Number of phases (default ``labels.max() + 1``).
     smoothing_iterations : int
         Constrained Taubin iterations on each marching-cubes mesh.
+    cache : dict, optional
+        Boundary areas already measured on these labels (see
+        :func:`~uqtwin.quantities.surface_area.union_boundary_area`), reused and extended.
 
     Returns
     -------
@@ -82,23 +86,11 @@ def interfacial_areas(
     """
     labels = np.asarray(labels)
     n = int(labels.max()) + 1 if n_phases is None else int(n_phases)
-    every = frozenset(range(n))
-    cache: dict[frozenset, float] = {}
+    cache = {} if cache is None else cache
 
     def area(members: frozenset) -> float:
-        # A set and its complement share their boundary: measure whichever is listed
-        # first in a canonical order, so that each distinct surface is meshed once.
-        other = every - members
-        key = min(members, other, key=lambda s: (len(s), sorted(s)))
-        if key not in cache:
-            if not key:
-                cache[key] = 0.0
-            else:
-                mask = np.isin(labels, sorted(key))
-                cache[key] = boundary_area(
-                    mask, spacing, smoothing_iterations=smoothing_iterations
-                )
-        return cache[key]
+        return union_boundary_area(labels, spacing, members, n,
+                                   smoothing_iterations=smoothing_iterations, cache=cache)
 
     out = []
     for i, j in pairs:
@@ -143,7 +135,7 @@ def specific_interfacial_area(
     pairs = [(ms.phase_index(a), ms.phase_index(b)) for a, b in combinations(names, 2)]
     areas = interfacial_areas(
         ms.labels, ms.spacing, pairs, n_phases=len(ms.phases),
-        smoothing_iterations=smoothing_iterations,
+        smoothing_iterations=smoothing_iterations, cache=area_cache(ms),
     )
     da = xr.DataArray(
         areas / ms.total_volume, dims=("pair",), coords={"pair": pair_names(names)}

@@ -37,7 +37,7 @@ from skimage.segmentation import watershed
 from uqtwin.microstructure import Microstructure
 from uqtwin.quantities._phases import find_phase
 from uqtwin.quantities.base import Output, Quantity
-from uqtwin.quantities.pore_size import bin_coords, binned_fractions, check_bins
+from uqtwin.quantities.pore_size import _find, bin_coords, binned_fractions, check_bins
 from uqtwin.quantities.surface_area import boundary_area
 
 _FULL = np.ones((3, 3, 3), bool)
@@ -102,18 +102,6 @@ def segment_particles(
         extra, _ = ndi.label(missed, structure=_FULL)
         labels[missed] = extra[missed] + labels.max()
     return labels.astype(np.int32)
-
-
-@numba.njit(cache=True)
-def _find(parent, i):  # pragma: no cover - compiled
-    root = i
-    while parent[root] != root:
-        root = parent[root]
-    while parent[i] != root:
-        nxt = parent[i]
-        parent[i] = root
-        i = nxt
-    return root
 
 
 @numba.njit(cache=True)

@@ -277,6 +277,8 @@ def _access_radius(dt: np.ndarray, axis: int, side: int) -> np.ndarray:
 
 @numba.njit(cache=True)
 def _find(parent, i):  # pragma: no cover - compiled
+    """Root of ``i`` in a union-find forest, compressing the path (also used by the
+    particle watershed in :mod:`uqtwin.quantities.particle_size`)."""
     root = i
     while parent[root] != root:
         root = parent[root]

@@ -58,6 +58,36 @@ def boundary_area(
     return mesh_area(mesh, mask.shape, spacing)
 
 
+def union_boundary_area(
+    labels: np.ndarray,
+    spacing: Sequence[float],
+    members: frozenset[int],
+    n_phases: int,
+    *,
+    smoothing_iterations: int = DEFAULT_ITERATIONS,
+    cache: dict | None = None,
+) -> float:
+    """Boundary area of the union of the phases ``members`` (box sides excluded).
+
+    A set of phases and its complement share their boundary, so the smaller one (in a
+    canonical order) is meshed; with ``cache`` each distinct surface is meshed once for
+    every quantity that needs it (surface areas, interfaces, cell parameters).
+    """
+    other = frozenset(range(n_phases)) - members
+    key = (min(members, other, key=lambda s: (len(s), sorted(s))), int(smoothing_iterations))
+    cache = {} if cache is None else cache
+    if key not in cache:
+        mask = np.isin(labels, sorted(key[0]))
+        cache[key] = (boundary_area(mask, spacing, smoothing_iterations=smoothing_iterations)
+                      if key[0] else 0.0)
+    return cache[key]
+
+
+def area_cache(ms: Microstructure) -> dict:
+    """The boundary areas already measured on ``ms`` (shared by all quantities)."""
+    return ms.memoized("boundary-areas", dict)
+
+
 def specific_surface_area(
     ms: Microstructure,
     *,
@@ -84,7 +114,9 @@ def specific_surface_area(
     """
     names = ms.select_phases(phases)
     values = [
-        boundary_area(ms.mask(p), ms.spacing, smoothing_iterations=smoothing_iterations)
+        union_boundary_area(ms.labels, ms.spacing, frozenset({ms.phase_index(p)}),
+                            len(ms.phases), smoothing_iterations=smoothing_iterations,
+                            cache=area_cache(ms))
         / ms.total_volume
         for p in names
     ]
