@@ -104,6 +104,7 @@ def test_run_with_bad_config_and_truncated_raw(bad_files, tmp_path):
     assert res.exit_code == 2 and "'colour'" in res.output
 
 
+@pytest.mark.slow
 def test_demo_validate_summarize(tmp_path):
     out = tmp_path / "demo"
     res = _invoke("demo", "--out", out, "--samples", 3)

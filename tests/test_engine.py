@@ -26,10 +26,12 @@ def small_volume(tmp_path_factory):
 
 
 def _cfg(volume, out, **sampler):
+    # The engine's mechanics do not depend on the sampler: the quick correlated one serves,
+    # except where a test names another (the default is exercised end to end).
     return config_from_dict({
         "input": {"path": str(volume)},
         "denoise": {"enabled": False},
-        "sampler": {"n_samples": 6, "seed": 3, **sampler},
+        "sampler": {"n_samples": 6, "seed": 3, "kind": "correlated", **sampler},
         "quantities": {"names": ["volume_fraction"]},
         "output": {"path": str(out / "results.nc")},
     })
@@ -43,7 +45,10 @@ def _same(a: xr.Dataset, b: xr.Dataset) -> None:
 
 
 def test_end_to_end_results_follow_schema(small_volume, tmp_path):
-    ds = run(_cfg(small_volume, tmp_path))
+    from uqtwin.engine.config import DEFAULT_SAMPLER
+
+    ds = run(_cfg(small_volume, tmp_path, kind=DEFAULT_SAMPLER))
+    assert ds.attrs["sampler"] == DEFAULT_SAMPLER
     on_disk = open_results(tmp_path / "results.nc")
     assert schema_problems(on_disk) == []
     assert on_disk.sizes["sample"] == 6
@@ -97,7 +102,7 @@ def test_resume_refuses_a_different_run(small_volume, tmp_path):
 
 def test_resume_extends_the_ensemble(small_volume, tmp_path):
     cfg = _cfg(small_volume, tmp_path / "grow")
-    run(cfg.replace(sampler=cfg.sampler.__class__(n_samples=3, seed=3)))
+    run(cfg.replace(sampler=cfg.sampler.__class__(n_samples=3, seed=3, kind="correlated")))
     grown = run(cfg, resume=True)
     direct = run(_cfg(small_volume, tmp_path / "direct"))
     _same(grown, direct)

@@ -121,7 +121,22 @@ def local_thickness(mask: np.ndarray, spacing: Sequence[float] = (1.0, 1.0, 1.0)
     spacing_arr = np.asarray(spacing, dtype=float)
     if not mask.any():
         return np.zeros(mask.shape, np.float32)
-    return _thickness_from_distance(_distance(mask, spacing_arr), spacing_arr)
+    nslab = max(1, min(mask.shape[0], 8 * numba.get_num_threads()))
+    if mask.all() or not np.all(spacing_arr == spacing_arr[0]):
+        # Anisotropic voxels: scipy's float64 EDT with sampling, float ball test.
+        radius = _distance(mask, spacing_arr)
+        keep = _prune_parallel(radius, spacing_arr)
+        out = _paint_slabs(radius, keep, spacing_arr, float(radius.max()), nslab)
+    else:
+        # Isotropic voxels: squared EDT in voxel units (exact integers D, in float32),
+        # balls as integer sets |p - c|^2 < D, radius = spacing * sqrt(D).
+        sq = _squared_edt(mask)
+        dmax = int(sq.max())
+        table = _containment_table(dmax, _CLASSES)
+        keep = _prune_squared(sq, table, _OFFSETS, _OFFSET_CLASS)
+        out = _paint_squared(sq, keep, float(spacing_arr[0]), dmax, nslab)
+    out *= np.float32(2.0)
+    return out
 
 
 def intrusion_size(
@@ -265,6 +280,298 @@ def _paint(shape, centres, radii, spacing):  # pragma: no cover - compiled
                         continue
                     if out[z, y, x] < val:
                         out[z, y, x] = val
+    return out
+
+
+@numba.njit(cache=True, parallel=True)
+def _squared_edt(mask):  # pragma: no cover - compiled
+    """Exact squared Euclidean distance (voxel units) to the nearest False voxel centre.
+
+    Separable lower envelope of parabolas (Felzenszwalb & Huttenlocher, 2012), one axis
+    after the other, in float64 per line; the result (integers below 2**24 for boxes up
+    to ~2300 voxels a side) is stored in float32. inf where the line sets have no
+    False voxel (callers handle an all-True mask beforehand).
+    """
+    nz, ny, nx = mask.shape
+    inf = np.inf
+    d = np.empty(mask.shape, np.float32)
+    # x: 1D distance to the nearest False voxel on the row, two scans.
+    for z in numba.prange(nz):
+        for y in range(ny):
+            last = -1
+            for x in range(nx):
+                if not mask[z, y, x]:
+                    last = x
+                d[z, y, x] = inf if last < 0 else np.float32((x - last) * (x - last))
+            last = -1
+            for x in range(nx - 1, -1, -1):
+                if not mask[z, y, x]:
+                    last = x
+                elif last >= 0:
+                    b = np.float32((last - x) * (last - x))
+                    if b < d[z, y, x]:
+                        d[z, y, x] = b
+    # y: envelope along each column of every z plane.
+    for z in numba.prange(nz):
+        f = np.empty(ny, np.float64)
+        g = np.empty(ny, np.float64)
+        v = np.empty(ny, np.int64)
+        zb = np.empty(ny + 1, np.float64)
+        for x in range(nx):
+            for y in range(ny):
+                f[y] = d[z, y, x]
+            _envelope(f, g, v, zb)
+            for y in range(ny):
+                d[z, y, x] = g[y]
+    # z: envelope along z, for every (y, x).
+    for y in numba.prange(ny):
+        f = np.empty(nz, np.float64)
+        g = np.empty(nz, np.float64)
+        v = np.empty(nz, np.int64)
+        zb = np.empty(nz + 1, np.float64)
+        for x in range(nx):
+            for z in range(nz):
+                f[z] = d[z, y, x]
+            _envelope(f, g, v, zb)
+            for z in range(nz):
+                d[z, y, x] = g[z]
+    return d
+
+
+@numba.njit(cache=True)
+def _envelope(f, g, v, zb):  # pragma: no cover - compiled
+    """g[q] = min_p f[p] + (q - p)**2 (exact for integer f), inf entries of f skipped."""
+    n = f.shape[0]
+    k = -1
+    for q in range(n):
+        fq = f[q]
+        if fq == np.inf:
+            continue
+        while k >= 0:
+            p = v[k]
+            s = ((fq + q * q) - (f[p] + p * p)) / (2.0 * (q - p))
+            if s <= zb[k]:
+                k -= 1
+            else:
+                break
+        if k < 0:
+            k = 0
+            v[0] = q
+            zb[0] = -np.inf
+        else:
+            k += 1
+            v[k] = q
+            zb[k] = s
+        zb[k + 1] = np.inf
+    if k < 0:
+        for q in range(n):
+            g[q] = np.inf
+        return
+    j = 0
+    for q in range(n):
+        while zb[j + 1] < q:
+            j += 1
+        p = v[j]
+        g[q] = (q - p) * (q - p) + f[p]
+
+
+@numba.njit(cache=True, parallel=True)
+def _prune_parallel(r, spacing):  # pragma: no cover - compiled
+    """:func:`_prune`, threaded over z planes (each writes its own plane of ``keep``)."""
+    nz, ny, nx = r.shape
+    keep = np.zeros(r.shape, np.bool_)
+    for z in numba.prange(nz):
+        for y in range(ny):
+            for x in range(nx):
+                rc = r[z, y, x]
+                if rc <= 0.0:
+                    continue
+                inside = False
+                for dz in range(-1, 2):
+                    zz = z + dz
+                    if zz < 0 or zz >= nz:
+                        continue
+                    for dy in range(-1, 2):
+                        yy = y + dy
+                        if yy < 0 or yy >= ny:
+                            continue
+                        for dx in range(-1, 2):
+                            xx = x + dx
+                            if xx < 0 or xx >= nx or (dz == 0 and dy == 0 and dx == 0):
+                                continue
+                            d = np.sqrt((dz * spacing[0]) ** 2 + (dy * spacing[1]) ** 2
+                                        + (dx * spacing[2]) ** 2)
+                            if r[zz, yy, xx] - rc >= d * (1.0 - 1e-9):
+                                inside = True
+                                break
+                        if inside:
+                            break
+                    if inside:
+                        break
+                keep[z, y, x] = not inside
+    return keep
+
+
+@numba.njit(cache=True, parallel=True)
+def _paint_slabs(r, keep, spacing, rmax, nslab):  # pragma: no cover - compiled
+    """:func:`_paint` of the kept centres, threaded over z slabs.
+
+    Each slab of z planes is owned by one iteration, which paints the part of every
+    ball that falls in it (centres up to ``rmax`` outside the slab included): no two
+    threads write the same voxel, and the running maximum does not depend on the order,
+    so the result equals the serial one.
+    """
+    nz, ny, nx = r.shape
+    out = np.zeros(r.shape, np.float32)
+    sz, sy, sx = spacing[0], spacing[1], spacing[2]
+    halo = int(rmax / sz) + 1
+    for b in numba.prange(nslab):
+        z0 = b * nz // nslab
+        z1 = (b + 1) * nz // nslab
+        for cz in range(max(0, z0 - halo), min(nz, z1 + halo)):
+            for cy in range(ny):
+                for cx in range(nx):
+                    if not keep[cz, cy, cx]:
+                        continue
+                    rad = r[cz, cy, cx]
+                    r2 = rad * rad
+                    val = np.float32(rad)
+                    ez = int(rad / sz)
+                    for dz in range(max(-ez, z0 - cz), min(ez, z1 - 1 - cz) + 1):
+                        z = cz + dz
+                        rz = r2 - (dz * sz) ** 2
+                        if rz <= 0.0:
+                            continue
+                        ey = int(np.sqrt(rz) / sy)
+                        for dy in range(-ey, ey + 1):
+                            y = cy + dy
+                            if y < 0 or y >= ny:
+                                continue
+                            ry = rz - (dy * sy) ** 2
+                            if ry <= 0.0:
+                                continue
+                            ex = int(np.sqrt(ry) / sx)
+                            for dx in range(-ex, ex + 1):
+                                x = cx + dx
+                                if x < 0 or x >= nx or (dx * sx) ** 2 >= ry:
+                                    continue
+                                if out[z, y, x] < val:
+                                    out[z, y, x] = val
+    return out
+
+
+@numba.njit(cache=True)
+def _isqrt(n):  # pragma: no cover - compiled
+    """Largest integer whose square is at most ``n`` (n >= 0)."""
+    k = int(np.sqrt(np.float64(n)))
+    while k * k > n:
+        k -= 1
+    while (k + 1) * (k + 1) <= n:
+        k += 1
+    return k
+
+
+#: Offsets n - c tried by the exact pruning: the 26 neighbours, nearest first
+#: (neighbours two voxels away were measured to prune only 0.3 % more centres, at 4x the
+#: cost); ``_OFFSET_CLASS`` indexes their sorted absolute components in ``_CLASSES``.
+_OFFSETS = np.array(sorted(((a - 1, b - 1, c - 1) for a, b, c in np.ndindex(3, 3, 3)
+                            if (a, b, c) != (1, 1, 1)),
+                           key=lambda o: (o[0] ** 2 + o[1] ** 2 + o[2] ** 2, o)), np.int64)
+_CLASSES = np.array([(1, 0, 0), (1, 1, 0), (1, 1, 1)], np.int64)
+_OFFSET_CLASS = np.array([int(np.count_nonzero(o)) - 1 for o in _OFFSETS], np.int64)
+
+
+@numba.njit(cache=True)
+def _containment_table(dmax, classes):  # pragma: no cover - compiled
+    """m[k, D] = max |q - e|^2 over lattice q with |q|^2 < D, for e = ``classes[k]`` (by
+    symmetry of the ball the maximum depends only on the sorted |components| of e).
+
+    The integer ball {p : |p - c|^2 < D_c} lies inside {p : |p - n|^2 < D_n} exactly
+    when m[k, D_c] < D_n, k the class of n - c.
+    """
+    nk = classes.shape[0]
+    best = np.full((nk, dmax + 1), -1, np.int64)
+    rq = _isqrt(max(dmax - 1, 0))
+    for qz in range(rq + 1):
+        for qy in range(rq + 1):
+            for qx in range(rq + 1):
+                s = qz * qz + qy * qy + qx * qx
+                if s > dmax - 1:
+                    continue
+                # q runs over the positive octant (all permutations included) and e is
+                # taken with negative components: |q - e|^2 = |q|^2 + 2 q.|e| + |e|^2.
+                for k in range(nk):
+                    ez, ey, ex = classes[k, 0], classes[k, 1], classes[k, 2]
+                    v = s + 2 * (qz * ez + qy * ey + qx * ex) + ez * ez + ey * ey + ex * ex
+                    if v > best[k, s]:
+                        best[k, s] = v
+    m = np.full((nk, dmax + 1), -1, np.int64)
+    for k in range(nk):
+        run = -1
+        for d in range(1, dmax + 1):
+            # |q|^2 < d: shells up to d - 1.
+            if best[k, d - 1] > run:
+                run = best[k, d - 1]
+            m[k, d] = run
+    return m
+
+
+@numba.njit(cache=True, parallel=True)
+def _prune_squared(sq, table, offsets, offset_class):  # pragma: no cover - compiled
+    """Centres whose integer ball is not inside a neighbour's (exact test, see
+    :func:`_containment_table`); threaded over z planes."""
+    nz, ny, nx = sq.shape
+    keep = np.zeros(sq.shape, np.bool_)
+    for z in numba.prange(nz):
+        for y in range(ny):
+            for x in range(nx):
+                dc = int(sq[z, y, x])
+                if dc <= 0:
+                    continue
+                inside = False
+                for j in range(offsets.shape[0]):
+                    zz = z + offsets[j, 0]
+                    yy = y + offsets[j, 1]
+                    xx = x + offsets[j, 2]
+                    if zz < 0 or zz >= nz or yy < 0 or yy >= ny or xx < 0 or xx >= nx:
+                        continue
+                    if table[offset_class[j], dc] < sq[zz, yy, xx]:
+                        inside = True
+                        break
+                keep[z, y, x] = not inside
+    return keep
+
+
+@numba.njit(cache=True, parallel=True)
+def _paint_squared(sq, keep, scale, dmax, nslab):  # pragma: no cover - compiled
+    """Running maximum of scale * sqrt(D) over the integer balls |p - c|^2 < D of the
+    kept centres, threaded over z slabs owned by one iteration each (race-free, order-
+    independent)."""
+    nz, ny, nx = sq.shape
+    out = np.zeros(sq.shape, np.float32)
+    halo = _isqrt(max(dmax - 1, 0))
+    for b in numba.prange(nslab):
+        z0 = b * nz // nslab
+        z1 = (b + 1) * nz // nslab
+        for cz in range(max(0, z0 - halo), min(nz, z1 + halo)):
+            for cy in range(ny):
+                for cx in range(nx):
+                    if not keep[cz, cy, cx]:
+                        continue
+                    d1 = int(sq[cz, cy, cx]) - 1
+                    val = np.float32(scale * np.sqrt(np.float64(d1 + 1)))
+                    ez = _isqrt(d1)
+                    for dz in range(max(-ez, z0 - cz), min(ez, z1 - 1 - cz) + 1):
+                        z = cz + dz
+                        rz = d1 - dz * dz
+                        ey = _isqrt(rz)
+                        for y in range(max(0, cy - ey), min(ny - 1, cy + ey) + 1):
+                            ry = rz - (y - cy) * (y - cy)
+                            ex = _isqrt(ry)
+                            row = out[z, y]
+                            for x in range(max(0, cx - ex), min(nx - 1, cx + ex) + 1):
+                                if row[x] < val:
+                                    row[x] = val
     return out
 
 
