@@ -3,8 +3,12 @@
 Usage::
 
     python benchmarks/morphology.py [--volumes blobs200 tf_electrode] [--skip-porosimetry]
+        [--cases uqtwin_local_thickness porespy_local_thickness]
 
-Prints a Markdown table (value, wall time, peak resident memory of the process). Needs
+Prints a Markdown table (value, wall time, peak resident memory of the process, and the
+peak before the timed call: interpreter and volume, e.g. PoreSpy's blob generator).
+Wall time and peak include importing the library and numba's JIT (or loading its
+on-disk cache: run a case twice to see the warm figure). Needs
 ``pip install porespy openpnm`` (the ``bench`` extra). Volumes: ``blobs200`` is
 ``porespy.generators.blobs(shape=[200]*3, porosity=0.45, blobiness=1.5, seed=42)`` (pore
 = True), ``tf_electrode`` the shared 256³ NMC electrode (pore = 0, active = 85).
@@ -44,6 +48,7 @@ def _case(volume: str, case: str) -> dict:
     import numpy as np
 
     pore, solid, spacing = _load(volume)
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
     t0 = time.perf_counter()
     if case == "uqtwin_local_thickness":
         from uqtwin.quantities.pore_size import local_thickness
@@ -101,7 +106,8 @@ def _case(volume: str, case: str) -> dict:
         raise SystemExit(f"unknown case {case}")
     wall = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
-    return {"volume": volume, "case": case, "value": value, "time_s": wall, "peak_gb": peak}
+    return {"volume": volume, "case": case, "value": value, "time_s": wall, "peak_gb": peak,
+            "base_gb": base}
 
 
 CASES = [
@@ -117,15 +123,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--volumes", nargs="+", default=["blobs200", "tf_electrode"])
     parser.add_argument("--skip-porosimetry", action="store_true")
+    parser.add_argument("--cases", nargs="+", choices=CASES, default=CASES,
+                        help="run only these cases (default: all)")
     parser.add_argument("--case", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.case:
         print(json.dumps(_case(*args.case)))
         return
-    print("| volume | case | value | time (s) | peak RSS (GB) |")
-    print("|---|---|---|---|---|")
+    print("| volume | case | value | time (s) | peak RSS (GB) | RSS before call (GB) |")
+    print("|---|---|---|---|---|---|")
     for volume in args.volumes:
-        for case in CASES:
+        for case in args.cases:
             if args.skip_porosimetry and case == "porespy_porosimetry":
                 continue
             proc = subprocess.run(
@@ -133,11 +141,12 @@ def main() -> None:
                 capture_output=True, text=True, cwd=ROOT,
             )
             if proc.returncode:
-                print(f"| {volume} | {case} | failed: {proc.stderr.strip().splitlines()[-1]} | | |")
+                err = proc.stderr.strip().splitlines()[-1]
+                print(f"| {volume} | {case} | failed: {err} | | | |")
                 continue
             r = json.loads(proc.stdout.strip().splitlines()[-1])
             print(f"| {volume} | {case} | {r['value']} | {r['time_s']:.1f} | "
-                  f"{r['peak_gb']:.2f} |", flush=True)
+                  f"{r['peak_gb']:.2f} | {r['base_gb']:.2f} |", flush=True)
 
 
 if __name__ == "__main__":

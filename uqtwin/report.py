@@ -392,14 +392,19 @@ phase boundaries and in phases whose grey values overlap.</p>""",
                 for p, m, s, w in zip(plot.phase_names(ds), ds["mixture_mean"].values,
                                       ds["mixture_sd"].values, ds["mixture_weight"].values,
                                       strict=False)]
-        parts += ["<p>The fitted grey-value mixture (one Gaussian per phase; the weight is "
-                  "its prior volume fraction):</p>", _table(rows)]
+        parts += ["<p>The plain grey-value mixture fitted by EM (one Gaussian per phase; the "
+                  "weight is its prior volume fraction). With blur, the middle phase's "
+                  "Gaussian also absorbs the partial-volume voxels at every interface of "
+                  "the darkest and brightest phases (hence its width): the sampler then "
+                  "decides, member by member, how many of those are really that phase (see "
+                  "the run's <code>sampler</code> setting).</p>", _table(rows)]
 
     parts += [h2("samples"), """
 <p>The same slice through a few of the sampled microstructures. They differ where the
 entropy map is bright. The samples are not stored in the results; they are redrawn
-exactly from the stored posteriors (<code>&lt;results&gt;.samples/posteriors.npy</code>),
-the run's sampler settings and each sample's <code>sample_seed</code>.</p>""",
+exactly from the fitted ensemble model kept beside them
+(<code>&lt;results&gt;.samples/prepared.pkl</code>) and each sample's
+<code>sample_seed</code>.</p>""",
               _gallery(ds, path)]
 
     from uqtwin.results.summary import ensemble_variables

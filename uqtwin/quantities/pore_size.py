@@ -706,8 +706,8 @@ def pore_size_distribution(
         }
     spacing = np.asarray(ms.spacing)
     axis, side = _parse_face(intrusion_face)
+    lt = local_thickness(mask, spacing)[mask]
     dt = _distance(mask, spacing)
-    lt = _thickness_from_distance(dt, spacing)[mask]
     intr = _thickness_from_distance(_access_radius(dt, axis, side), spacing)[mask]
     del dt
     intr = intr[intr > 0]
