@@ -62,6 +62,40 @@ def test_pruned_painting_equals_painting_every_ball():
     assert np.array_equal(ps.local_thickness(mask, spacing), brute)
 
 
+def _paint_every_integer_ball(mask, scale):
+    """Reference for isotropic voxels: every pore voxel c paints the integer ball
+    |p - c|^2 < D(c) (D: squared EDT in voxels) with scale * sqrt(D(c))."""
+    d2 = np.rint(ndi.distance_transform_edt(mask) ** 2).astype(np.int64)
+    grid = np.indices(mask.shape)
+    out = np.zeros(mask.shape, np.float32)
+    for c in zip(*np.nonzero(mask), strict=True):
+        inside = sum((g - ci) ** 2 for g, ci in zip(grid, c, strict=True)) < d2[c]
+        out[inside] = np.maximum(out[inside], np.float32(scale * math.sqrt(d2[c])))
+    return 2 * out
+
+
+@pytest.mark.parametrize("scale", [1.0, 0.39])
+def test_isotropic_path_equals_painting_every_integer_ball(scale):
+    rng = np.random.default_rng(7)
+    mask = ndi.gaussian_filter(rng.random((17, 18, 19)), 1.5) > 0.5
+    mask[2:9, 3:11, 4:12] = True  # one larger pore, so that balls overlap slab borders
+    lt = ps.local_thickness(mask, (scale,) * 3)
+    assert np.array_equal(lt, _paint_every_integer_ball(mask, scale))
+    assert not lt[~mask].any()  # strict balls never reach a solid voxel
+    # The squared EDT is exact: its square root is scipy's distance, bit for bit.
+    d2 = ps._squared_edt(mask)
+    assert np.array_equal(np.sqrt(d2.astype(np.float64)), ndi.distance_transform_edt(mask))
+
+
+def test_exact_containment_table_against_enumeration():
+    table = ps._containment_table(30, ps._CLASSES)
+    q = np.stack(np.meshgrid(*[np.arange(-6, 7)] * 3, indexing="ij"), -1).reshape(-1, 3)
+    q2 = (q**2).sum(1)
+    for k, e in enumerate(ps._CLASSES):
+        for d in range(1, 31):
+            assert table[k, d] == ((q[q2 < d] - e) ** 2).sum(1).max()
+
+
 def test_intrusion_is_limited_by_the_throat_and_skips_isolated_pores():
     # A big chamber reached from the z- face through a thin channel, and a big pore
     # with no path to the inlet.

@@ -7,8 +7,9 @@ Local thickness
     with per-axis sampling (:func:`scipy.ndimage.distance_transform_edt`,
     ``sampling=spacing``), so anisotropic voxels give physical sizes. A ball of radius
     dt(c) centred on c covers the voxels at distance < dt(c) (strict: never a solid
-    voxel); dt is measured to the nearest solid voxel centre, as in PoreSpy and BoneJ. The
-    box sides are not walls.
+    voxel; for isotropic voxels the test is done in integers, |p − c|² < D(c), so that
+    ties at exactly dt(c) are never painted); dt is measured to the nearest solid voxel
+    centre, as in PoreSpy and BoneJ. The box sides are not walls.
 
 Intrusion (porosimetry-like) size
     The size at which a non-wetting fluid entering from one box face reaches x: the
@@ -21,12 +22,18 @@ Intrusion (porosimetry-like) size
     pores) are left out of the distribution, so it sums to the accessible fraction.
 
 Algorithm and cost
-    Painting every voxel's ball costs Σ r³; most balls lie inside a neighbour's ball
-    (dt(n) − dt(c) ≥ |n − c|) and are dropped first, which keeps about a tenth of the
-    pore voxels as centres. The remaining balls are painted with a running maximum in a
-    compiled loop (numba). Memory is a few arrays of the volume's size (no per-radius
-    stacks or FFTs, unlike PoreSpy). scikit-image and scipy have no local thickness, so
-    it is hand-written.
+    Painting every voxel's ball costs Σ r³, so balls inside a neighbour's ball are
+    dropped first. Isotropic voxels (the common case) are handled on the integer lattice:
+    a separable exact squared EDT (Felzenszwalb–Huttenlocher, numba, float32 storage of
+    the integers D), balls as the integer sets |p − c|² < D, and an exact containment test
+    against the 26 neighbours from a small table (the largest |q − e|² over the ball
+    |q|² < D, per neighbour class e); on tf_electrode it keeps 37 % of the pore voxels as
+    centres. Anisotropic voxels use scipy's float64 EDT with ``sampling`` and the
+    sufficient test dt(n) − dt(c) ≥ |n − c| (88 % kept there). The kept balls are painted
+    with a running maximum, threaded over z slabs that each thread owns (race-free, same
+    result as serial). Memory: the float32 squared EDT, a bool mask of centres and the
+    float32 output (no per-radius stacks or FFTs, unlike PoreSpy). scikit-image and scipy
+    have no local thickness, so it is hand-written.
 
 Bins
     All samples of an ensemble share the same bins (physical diameters): the option
@@ -116,6 +123,12 @@ def local_thickness(mask: np.ndarray, spacing: Sequence[float] = (1.0, 1.0, 1.0)
     -------
     ndarray of float32
         Diameter at every voxel of ``mask`` (0 outside), in length units.
+
+    Notes
+    -----
+    Equal spacings take the integer path (exact squared EDT, exact pruning, integer ball
+    test; value ``2 * float32(spacing * sqrt(D))``); unequal spacings take scipy's EDT and
+    the float ball test of :func:`_paint`. Both paint in parallel (numba threads).
     """
     mask = np.asarray(mask, dtype=bool)
     spacing_arr = np.asarray(spacing, dtype=float)
@@ -570,8 +583,7 @@ def _paint_squared(sq, keep, scale, dmax, nslab):  # pragma: no cover - compiled
                             ex = _isqrt(ry)
                             row = out[z, y]
                             for x in range(max(0, cx - ex), min(nx - 1, cx + ex) + 1):
-                                if row[x] < val:
-                                    row[x] = val
+                                row[x] = max(row[x], val)  # branch-free: vectorised
     return out
 
 

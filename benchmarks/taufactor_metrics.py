@@ -1,0 +1,85 @@
+"""Surface areas and connectivity: uqtwin side by side with TauFactor's metrics.
+
+Compares, in one process, uqtwin's smoothed-marching-cubes surface area and its
+percolating fraction with TauFactor 1.2's ``taufactor.metrics`` (``specific_surface_area``
+by its three methods, ``extract_through_feature``) on a ball of known area and on the pore
+phase of ``../shared/data/tf_electrode.tiff``. Prints a Markdown table. TauFactor comes from
+the optional ``bench`` extra (``pip install torch==2.13.0`` first, then ``pip install
+.[bench]``); without it the script prints uqtwin's rows only.
+
+    OMP_WAIT_POLICY=PASSIVE python benchmarks/taufactor_metrics.py
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from uqtwin.quantities.connectivity import cluster_fractions
+from uqtwin.quantities.surface_area import boundary_area
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def _timed(fn):
+    t = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - t
+
+
+def _ball(n=64, r=20.0):
+    c = (n - 1) / 2 + 0.3
+    z, y, x = np.ogrid[:n, :n, :n]
+    return ((z - c) ** 2 + (y - c) ** 2 + (x - c) ** 2 <= r * r).astype(np.uint8)
+
+
+def main() -> None:
+    try:
+        import taufactor.metrics as tm
+    except ImportError:
+        tm = None
+    cases = [("ball r = 20 in 64³ (exact area 5026.5)", _ball(), 4 * np.pi * 20.0**2)]
+    if (SHARED / "tf_electrode.tiff").is_file():
+        import tifffile
+
+        tf = tifffile.imread(SHARED / "tf_electrode.tiff")
+        cases.append(("tf_electrode pore, 256³", (tf == 0).astype(np.uint8), None))
+    print("| volume | tool, method | area [voxel²] | vs exact | time [s] |")
+    print("|---|---|---|---|---|")
+    for name, mask, exact in cases:
+        area, dt = _timed(lambda m=mask: boundary_area(m.astype(bool)))
+        rows = [("uqtwin, smoothed marching cubes", area, dt)]
+        area0, dt0 = _timed(lambda m=mask: boundary_area(m.astype(bool), smoothing_iterations=0))
+        rows.append(("uqtwin, plain marching cubes", area0, dt0))
+        if tm is not None:
+            for method in ("gradient", "face_counting", "marching_cubes"):
+                res, dt = _timed(lambda m=mask, k=method: tm.specific_surface_area(
+                    m, phases={"p": 1}, method=k, device="cpu"))
+                # TauFactor reports area per total volume
+                rows.append((f"TauFactor, {method}", float(res["p"]) * mask.size, dt))
+        for tool, a, dt in rows:
+            rel = f"{100 * (a / exact - 1):+.1f} %" if exact else ""
+            print(f"| {name} | {tool} | {a:,.0f} | {rel} | {dt:.2f} |")
+    if len(cases) > 1:
+        mask = cases[1][1]
+        print()
+        print("| tf_electrode pore | tool | percolating fraction z, y, x | time [s] |")
+        print("|---|---|---|---|")
+        fr, dt = _timed(lambda: cluster_fractions(mask.astype(bool), 6)[:, 0])
+        print(f"| | uqtwin (6-connected) | {', '.join(f'{v:.5f}' for v in fr)} | {dt:.2f} |")
+        if tm is not None:
+            vals, total = [], 0.0
+            for ax in ("x", "y", "z"):  # TauFactor's axis names, array axes 0, 1, 2
+                out, dt = _timed(lambda a=ax: tm.extract_through_feature(mask, 1, a,
+                                                                        connectivity=1))
+                vals.append(float(np.ravel(out[1])[0]))
+                total += dt
+            print(f"| | TauFactor `extract_through_feature` (connectivity 1) | "
+                  f"{', '.join(f'{v:.5f}' for v in vals)} | {total:.2f} |")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
