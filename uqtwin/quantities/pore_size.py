@@ -134,12 +134,9 @@ def local_thickness(mask: np.ndarray, spacing: Sequence[float] = (1.0, 1.0, 1.0)
     spacing_arr = np.asarray(spacing, dtype=float)
     if not mask.any():
         return np.zeros(mask.shape, np.float32)
-    nslab = max(1, min(mask.shape[0], 8 * numba.get_num_threads()))
     if mask.all() or not np.all(spacing_arr == spacing_arr[0]):
         # Anisotropic voxels: scipy's float64 EDT with sampling, float ball test.
-        radius = _distance(mask, spacing_arr)
-        keep = _prune_parallel(radius, spacing_arr)
-        out = _paint_slabs(radius, keep, spacing_arr, float(radius.max()), nslab)
+        return _thickness_from_distance(_distance(mask, spacing_arr), spacing_arr)
     else:
         # Isotropic voxels: squared EDT in voxel units (exact integers D, in float32),
         # balls as integer sets |p - c|^2 < D, radius = spacing * sqrt(D).
@@ -147,7 +144,7 @@ def local_thickness(mask: np.ndarray, spacing: Sequence[float] = (1.0, 1.0, 1.0)
         dmax = int(sq.max())
         table = _containment_table(dmax, _CLASSES)
         keep = _prune_squared(sq, table, _OFFSETS, _OFFSET_CLASS)
-        out = _paint_squared(sq, keep, float(spacing_arr[0]), dmax, nslab)
+        out = _paint_squared(sq, keep, float(spacing_arr[0]), dmax, _n_slabs(mask.shape))
     out *= np.float32(2.0)
     return out
 
@@ -185,10 +182,23 @@ def intrusion_size(
     return _thickness_from_distance(access, spacing_arr)
 
 
+def _n_slabs(shape: Sequence[int]) -> int:
+    # Several z slabs per thread balance the painting load; each slab has one owner.
+    return max(1, min(int(shape[0]), 8 * numba.get_num_threads()))
+
+
 def _thickness_from_distance(radius: np.ndarray, spacing: np.ndarray) -> np.ndarray:
-    """Diameter of the largest ball (radius ``radius`` at its centre) covering each voxel."""
-    centres, radii = _maximal_balls(radius, spacing)
-    return 2.0 * _paint(radius.shape, centres, radii, spacing)
+    """Diameter of the largest ball (radius ``radius`` at its centre) covering each voxel.
+
+    The float ball test, shared by local thickness on anisotropic voxels and by the
+    intrusion size: balls inside a neighbour's ball are pruned, the rest painted in
+    parallel z slabs.
+    """
+    r = np.ascontiguousarray(radius, dtype=np.float64)
+    keep = _prune_parallel(r, spacing)
+    out = _paint_slabs(r, keep, spacing, float(r.max()), _n_slabs(r.shape))
+    out *= np.float32(2.0)
+    return out
 
 
 def _parse_face(face: str) -> tuple[int, int]:
@@ -204,56 +214,6 @@ def _distance(mask: np.ndarray, spacing: np.ndarray) -> np.ndarray:
         # No wall anywhere: every ball is unbounded; the box diagonal bounds it instead.
         return np.full(mask.shape, float(np.sqrt(np.sum((np.asarray(mask.shape) * spacing) ** 2))))
     return ndi.distance_transform_edt(mask, sampling=spacing)
-
-
-def _maximal_balls(radius: np.ndarray, spacing: np.ndarray):
-    """Centres (flat indices) and radii of the balls not inside a neighbour's ball.
-
-    ``radius`` gives each voxel's ball (0: none); the ball at c lies inside the ball at a
-    neighbour n when r(n) − r(c) ≥ |n − c|, and then c need not be painted.
-    """
-    r = np.ascontiguousarray(radius, dtype=np.float64)
-    keep = _prune(r, spacing)
-    centres = np.flatnonzero(keep)
-    return centres, r.ravel()[centres]
-
-
-@numba.njit(cache=True)
-def _prune(r, spacing):  # pragma: no cover - compiled
-    nz, ny, nx = r.shape
-    keep = np.zeros(r.shape, np.bool_)
-    for z in range(nz):
-        for y in range(ny):
-            for x in range(nx):
-                rc = r[z, y, x]
-                if rc <= 0.0:
-                    continue
-                inside = False
-                for dz in range(-1, 2):
-                    zz = z + dz
-                    if zz < 0 or zz >= nz:
-                        continue
-                    for dy in range(-1, 2):
-                        yy = y + dy
-                        if yy < 0 or yy >= ny:
-                            continue
-                        for dx in range(-1, 2):
-                            xx = x + dx
-                            if xx < 0 or xx >= nx or (dz == 0 and dy == 0 and dx == 0):
-                                continue
-                            d = np.sqrt((dz * spacing[0]) ** 2 + (dy * spacing[1]) ** 2
-                                        + (dx * spacing[2]) ** 2)
-                            # Relative slack far below any lattice distance difference,
-                            # only to absorb rounding in the distance transform.
-                            if r[zz, yy, xx] - rc >= d * (1.0 - 1e-9):
-                                inside = True
-                                break
-                        if inside:
-                            break
-                    if inside:
-                        break
-                keep[z, y, x] = not inside
-    return keep
 
 
 @numba.njit(cache=True)
@@ -390,7 +350,12 @@ def _envelope(f, g, v, zb):  # pragma: no cover - compiled
 
 @numba.njit(cache=True, parallel=True)
 def _prune_parallel(r, spacing):  # pragma: no cover - compiled
-    """:func:`_prune`, threaded over z planes (each writes its own plane of ``keep``)."""
+    """Keep only the balls not inside a neighbour's ball, threaded over z planes.
+
+    ``r`` gives each voxel's ball (0: none); the ball at c lies inside the ball at a
+    neighbour n when r(n) − r(c) ≥ |n − c|, and then c need not be painted. Each z plane
+    writes only its own plane of ``keep``.
+    """
     nz, ny, nx = r.shape
     keep = np.zeros(r.shape, np.bool_)
     for z in numba.prange(nz):
@@ -414,6 +379,8 @@ def _prune_parallel(r, spacing):  # pragma: no cover - compiled
                                 continue
                             d = np.sqrt((dz * spacing[0]) ** 2 + (dy * spacing[1]) ** 2
                                         + (dx * spacing[2]) ** 2)
+                            # Relative slack far below any lattice distance difference,
+                            # only to absorb rounding in the distance transform.
                             if r[zz, yy, xx] - rc >= d * (1.0 - 1e-9):
                                 inside = True
                                 break
