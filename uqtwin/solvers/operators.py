@@ -262,25 +262,10 @@ def rbgs_sweep(gz, gy, gx, x, b, color):  # pragma: no cover - compiled
     back; a stride-2 loop over the colour would not vectorise and is 3-4x slower.
     """
     nz = x.shape[0] - 2
-    ny = x.shape[1] - 2
     nx = x.shape[2] - 2
     for k in prange(1, nz + 1):
         row = np.empty(nx + 2, dtype=x.dtype)
-        for j in range(1, ny + 1):
-            for i in range(1, nx + 1):
-                a0 = gz[k - 1, j - 1, i - 1]
-                a1 = gz[k, j - 1, i - 1]
-                b0 = gy[k - 1, j - 1, i - 1]
-                b1 = gy[k - 1, j, i - 1]
-                c0 = gx[k - 1, j - 1, i - 1]
-                c1 = gx[k - 1, j - 1, i]
-                d = a0 + a1 + b0 + b1 + c0 + c1
-                off = (a0 * x[k - 1, j, i] + a1 * x[k + 1, j, i] + b0 * x[k, j - 1, i]
-                       + b1 * x[k, j + 1, i] + c0 * x[k, j, i - 1] + c1 * x[k, j, i + 1])
-                row[i] = (b[k, j, i] + off) / d if d > 0 else b[k, j, i]
-            i0 = 1 + (color + k + j + 1) % 2
-            for i in range(i0, nx + 1, 2):
-                x[k, j, i] = row[i]
+        _rb_plane(gz, gy, gx, x, b, k, color, row)
 
 
 @njit(fastmath=True, cache=True)
