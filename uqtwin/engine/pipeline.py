@@ -27,7 +27,7 @@ from uqtwin.errors import UqtwinInputError
 from uqtwin.microstructure import Microstructure
 from uqtwin.quantities.registry import compute_quantities
 from uqtwin.results.dataset import stack_samples, write_results
-from uqtwin.results.schema import SCHEMA_VERSION, validate
+from uqtwin.results.schema import PIPELINE_VARIABLES, SCHEMA_VERSION, validate
 from uqtwin.sample.model import EnsembleSampler, SamplerSettings, build_sampler
 from uqtwin.volume import spacing_of, unit_of
 
@@ -154,19 +154,22 @@ def evaluate_sample(
     spacing: Sequence[float],
     unit: str,
     phases: Sequence[str],
+    materials: Mapping[str, Any],
     cfg: RunConfig,
 ) -> tuple[int, xr.Dataset]:
     """Stages 4–5 for one sample: draw it, compute its quantities. Picklable for dask."""
     labels = draw_sample(sampler, seed, cfg.segment, phases)
-    ms = Microstructure(labels, tuple(spacing), unit, tuple(phases), _materials(cfg),
-                        context)
+    ms = Microstructure(labels, tuple(spacing), unit, tuple(phases), materials, context)
     q = cfg.quantities
     ds = compute_quantities(ms, q.names, phases=q.phases, options=q.options)
-    ds["sample_seed"] = xr.DataArray(np.int64(seed), attrs={
-        "units": "1", "long_name": "sample seed",
-        "description": "Seed of the random generator that drew this sample (reproduces it).",
-    })
+    ds["sample_seed"] = xr.DataArray(np.int64(seed), attrs=_pipeline_attrs("sample_seed"))
     return index, ds
+
+
+def _pipeline_attrs(name: str) -> dict[str, str]:
+    """units, long_name and description of a pipeline variable, as the schema states them."""
+    spec = PIPELINE_VARIABLES[name]
+    return {k: spec[k] for k in ("units", "long_name", "description")}
 
 
 def _ensemble_fingerprint(cfg: RunConfig, input_sha256: str) -> str:
@@ -291,7 +294,7 @@ def run(
         if progress:
             progress(finished, n)
 
-    rest = (prepared.spacing, prepared.unit, prepared.phases, cfg)
+    rest = (prepared.spacing, prepared.unit, prepared.phases, _materials(cfg), cfg)
     jobs = [(i, sample_seed(cfg.sampler.seed, i)) for i in todo]
     address = scheduler or cfg.engine.scheduler
     context = reference_context(prepared, cfg) if jobs else {}
@@ -329,29 +332,21 @@ def collect(
     ds = stack_samples(samples, indices)
     phases = list(prepared.phases)
     mix = prepared.mixture
-    for key, units, long_name in (("means", "grey", "mixture mean grey value"),
-                                  ("sds", "grey", "mixture grey standard deviation"),
-                                  ("weights", "1", "mixture weight")):
-        name = {"means": "mixture_mean", "sds": "mixture_sd", "weights": "mixture_weight"}[key]
+    for name, key in (("mixture_mean", "means"), ("mixture_sd", "sds"),
+                      ("mixture_weight", "weights")):
         ds[name] = xr.DataArray(np.asarray(mix[key], dtype=float), dims=("phase",),
-                                coords={"phase": phases},
-                                attrs={"units": units, "long_name": long_name})
+                                coords={"phase": phases}, attrs=_pipeline_attrs(name))
     if cfg.output.maps:
         post = prepared.posteriors
-        ds["most_probable_phase"] = xr.DataArray(
-            np.argmax(post, axis=0).astype(np.uint8), dims=("z", "y", "x"),
-            attrs={"units": "1", "long_name": "most probable phase"},
-        )
         with np.errstate(divide="ignore", invalid="ignore"):
             ent = -np.sum(np.where(post > 0, post * np.log(post), 0.0), axis=0)
-        ds["posterior_entropy"] = xr.DataArray(
-            ent.astype(np.float32), dims=("z", "y", "x"),
-            attrs={"units": "nat", "long_name": "posterior entropy"},
-        )
-        ds["phase_probability"] = xr.DataArray(
-            post.astype(np.float32), dims=("phase", "z", "y", "x"), coords={"phase": phases},
-            attrs={"units": "1", "long_name": "phase probability"},
-        )
+        maps = {
+            "most_probable_phase": (("z", "y", "x"), np.argmax(post, axis=0).astype(np.uint8)),
+            "posterior_entropy": (("z", "y", "x"), ent.astype(np.float32)),
+            "phase_probability": (("phase", "z", "y", "x"), post.astype(np.float32)),
+        }
+        for name, (dims, values) in maps.items():
+            ds[name] = xr.DataArray(values, dims=dims, attrs=_pipeline_attrs(name))
     ds.attrs = {
         "schema_version": SCHEMA_VERSION,
         "uqtwin_version": __version__,
