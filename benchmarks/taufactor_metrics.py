@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from uqtwin.quantities.connectivity import cluster_fractions
+from uqtwin.quantities.interfaces import interfacial_areas
 from uqtwin.quantities.surface_area import boundary_area
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -79,6 +80,36 @@ def main() -> None:
                 total += dt
             print(f"| | TauFactor `extract_through_feature` (connectivity 1) | "
                   f"{', '.join(f'{v:.5f}' for v in vals)} | {total:.2f} |")
+
+        labels = np.searchsorted([0, 85, 170], tf).astype(np.uint8)  # 0 pore, 1 NMC, 2 CBD
+        names = ("pore", "NMC", "CBD")
+        print()
+        print("| tf_electrode | tool | volume fractions pore, NMC, CBD | time [s] |")
+        print("|---|---|---|---|")
+        vf, dt = _timed(lambda: np.bincount(labels.ravel(), minlength=3) / labels.size)
+        print(f"| | uqtwin | {', '.join(f'{v:.5f}' for v in vf)} | {dt:.2f} |")
+        if tm is not None:
+            res, dt = _timed(lambda: tm.volume_fraction(labels, phases={n: i for i, n
+                                                                        in enumerate(names)}))
+            print(f"| | TauFactor `volume_fraction` | "
+                  f"{', '.join(f'{float(res[n]):.5f}' for n in names)} | {dt:.2f} |")
+        pairs = [(0, 1), (0, 2), (1, 2)]
+        print()
+        print("| tf_electrode | tool, method | interface area pore–NMC, pore–CBD, NMC–CBD "
+              "[voxel²] | time [s] |")
+        print("|---|---|---|---|")
+        ia, dt = _timed(lambda: interfacial_areas(labels, (1, 1, 1), pairs, n_phases=3))
+        print(f"| | uqtwin, smoothed marching cubes | {', '.join(f'{v:,.0f}' for v in ia)} "
+              f"| {dt:.2f} |")
+        ia0, dt = _timed(lambda: interfacial_areas(labels, (1, 1, 1), pairs, n_phases=3,
+                                                   smoothing_iterations=0))
+        print(f"| | uqtwin, plain marching cubes | {', '.join(f'{v:,.0f}' for v in ia0)} "
+              f"| {dt:.2f} |")
+        if tm is not None:
+            res, dt = _timed(lambda: tm.interfacial_areas(labels, normalize=False,
+                                                          device="cpu"))
+            print(f"| | TauFactor `interfacial_areas`, face counting | "
+                  f"{', '.join(f'{res.get(p, 0.0):,.0f}' for p in pairs)} | {dt:.2f} |")
 
 
 if __name__ == "__main__":
