@@ -154,3 +154,79 @@ def test_tf_electrode_crop(tf_electrode):
     ratio = ssa.values / np.asarray(plain)
     # Smoothing removes the staircase excess: 5-15 % on these rough, curved surfaces.
     assert np.all((ratio > 0.85) & (ratio < 0.95))
+
+
+def _triangles(verts, faces):
+    """Triangles as sorted rows of doubled vertex coordinates, each rotated (orientation
+    kept) so that its smallest vertex comes first."""
+    t = np.rint(np.asarray(verts)[faces] * 2).astype(np.int64)
+    key = (t[:, :, 0] * 1000 + t[:, :, 1]) * 1000 + t[:, :, 2]
+    order = (np.argmin(key, axis=1)[:, None] + np.arange(3)) % 3
+    t = np.take_along_axis(t, order[:, :, None], axis=1).reshape(len(t), 9)
+    return t[np.lexsort(t.T[::-1])]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_binary_marching_cubes_is_scikit_images_mesh(seed):
+    from skimage.measure import marching_cubes
+
+    rng = np.random.default_rng(seed)
+    mask = rng.random((9, 12, 14)) < (0.3, 0.5, 0.7)[seed]
+    mesh = boundary_mesh(mask, iterations=0)
+    # The reference: scikit-image on the same cropped, mirror-padded mask.
+    padded = np.pad(mask, 3, mode="symmetric").astype(np.float32)
+    verts, faces, _, _ = marching_cubes(padded, 0.5, allow_degenerate=True, method="lewiner")
+    assert np.array_equal(_triangles(mesh.verts, mesh.faces), _triangles(verts - 3, faces))
+    # Every vertex knows its inside and outside voxel (cube centres: a cut edge).
+    flat = mask.ravel()
+    assert flat[mesh.inside].all() and not flat[mesh.outside].any()
+
+
+def test_smoothing_is_deterministic_and_thread_independent():
+    from uqtwin.quantities import _mesh
+
+    rng = np.random.default_rng(5)
+    mask = _ball((30, 30, 30), 9, (14.6, 15.2, 14.9)) ^ (rng.random((30, 30, 30)) < 0.02)
+    padded = np.pad(mask, 3, mode="symmetric").view(np.uint8)
+    tables = _mesh._cube_tables()
+    counts = _mesh._count_layers(padded, tables[0], tables[2], tables[3])
+    verts, _, edges, _, _, fixed = _mesh._march(
+        padded, _mesh._thin_voxels(padded), True, counts, *tables, np.full(3, -3),
+        np.asarray(mask.shape), np.ones(3), np.zeros(1, np.int32))
+    table = _mesh._neighbour_table(*edges, len(verts), fixed)
+    half = np.full(3, 0.5)
+    out = []
+    for kernel in (_mesh._taubin_serial, _mesh._taubin_parallel, _mesh._taubin_parallel):
+        pos = verts.copy()
+        kernel(pos, *table, half, 15, _mesh.TAUBIN_LAMBDA, _mesh.TAUBIN_MU)
+        out.append(pos)
+    assert np.array_equal(out[0], out[1]) and np.array_equal(out[1], out[2])
+    assert boundary_area(mask) == boundary_area(mask)
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_neighbour_lists_are_the_distinct_triangle_neighbours(seed):
+    # Random masks have many ambiguous faces, where the two cubes sharing a face do not
+    # always split it alike: the edge list built cube by cube must still hold every
+    # triangle edge exactly once.
+    from uqtwin.quantities import _mesh
+
+    rng = np.random.default_rng(seed)
+    mask = np.pad(rng.random((10, 11, 12)) < 0.5, 3)
+    padded = np.pad(mask, 3, mode="symmetric").view(np.uint8)
+    tables = _mesh._cube_tables()
+    counts = _mesh._count_layers(padded, tables[0], tables[2], tables[3])
+    _, faces, edges, _, _, _ = _mesh._march(
+        padded, _mesh._thin_voxels(padded), True, counts, *tables, np.full(3, -3),
+        np.asarray(mask.shape), np.ones(3), np.zeros(1, np.int32))
+    n = int(faces.max()) + 1
+    table, extra_ptr, extra, degree = _mesh._neighbour_table(*edges, n, np.zeros(n, bool))
+    expected = [set() for _ in range(n)]
+    for a, b, c in faces.tolist():
+        expected[a] |= {b, c}
+        expected[b] |= {a, c}
+        expected[c] |= {a, b}
+    for v in range(n):
+        got = [w for w in table[v] if w < n] + list(extra[extra_ptr[v]:extra_ptr[v + 1]])
+        assert len(got) == len(set(got)) == degree[v]
+        assert set(got) == expected[v]

@@ -20,6 +20,8 @@ Intrusion (porosimetry-like) size
     union–find over the pore voxels in descending dt order, and each centre is then
     painted with that radius instead of its own dt. Voxels never reached (isolated
     pores) are left out of the distribution, so it sums to the accessible fraction.
+    Isotropic voxels use the integer lattice as local thickness does: the bottleneck
+    level is an exact squared distance A and the ball the integer set |p − c|² < A.
 
 Algorithm and cost
     Painting every voxel's ball costs Σ r³, so balls inside a neighbour's ball are
@@ -178,8 +180,29 @@ def intrusion_size(
     spacing_arr = np.asarray(spacing, dtype=float)
     if not mask.any():
         return np.zeros(mask.shape, np.float32)
-    access = _access_radius(_distance(mask, spacing_arr), axis, side)
-    return _thickness_from_distance(access, spacing_arr)
+    return _intrusion(mask, spacing_arr, axis, side)
+
+
+def _intrusion(mask: np.ndarray, spacing: np.ndarray, axis: int, side: int) -> np.ndarray:
+    """Intrusion diameter of every voxel of a non-empty mask (0 where never reached).
+
+    Equal spacings run on the integer lattice, as local thickness does: the bottleneck
+    level of each centre is an exact squared distance A (the union–find only compares
+    levels, so it runs on the squared EDT unchanged), and its ball is the integer set
+    |p − c|² < A, so voxels at exactly the bottleneck radius (solid ones among them) are
+    never painted; the float test of :func:`_paint` can round such ties inside.
+    """
+    if mask.all() or not np.all(spacing == spacing[0]):
+        access = _access_radius(_distance(mask, spacing), axis, side)
+        return _thickness_from_distance(access, spacing)
+    level = _access_radius(_squared_edt(mask), axis, side).astype(np.float32)
+    dmax = int(level.max())
+    if dmax == 0:
+        return np.zeros(mask.shape, np.float32)
+    keep = _prune_squared(level, _containment_table(dmax, _CLASSES), _OFFSETS, _OFFSET_CLASS)
+    out = _paint_squared(level, keep, float(spacing[0]), dmax, _n_slabs(mask.shape))
+    out *= np.float32(2.0)
+    return out
 
 
 def _n_slabs(shape: Sequence[int]) -> int:
@@ -555,7 +578,11 @@ def _paint_squared(sq, keep, scale, dmax, nslab):  # pragma: no cover - compiled
 
 
 def _access_radius(dt: np.ndarray, axis: int, side: int) -> np.ndarray:
-    """Bottleneck radius from the inlet face to each voxel (0 where not connected)."""
+    """Bottleneck level from the inlet face to each voxel (0 where not connected).
+
+    ``dt`` is the distance transform or any increasing function of it (the squared EDT
+    on the integer path): the union–find only orders and copies levels.
+    """
     idx = np.flatnonzero(dt)
     order = idx[np.argsort(-dt.ravel()[idx], kind="stable")]
     return _access_union_find(np.ascontiguousarray(dt, dtype=np.float64), order, axis, side)
@@ -686,9 +713,7 @@ def pore_size_distribution(
     spacing = np.asarray(ms.spacing)
     axis, side = _parse_face(intrusion_face)
     lt = local_thickness(mask, spacing)[mask]
-    dt = _distance(mask, spacing)
-    intr = _thickness_from_distance(_access_radius(dt, axis, side), spacing)[mask]
-    del dt
+    intr = _intrusion(mask, spacing, axis, side)[mask]
     intr = intr[intr > 0]
     return {
         "pore_size_distribution": xr.DataArray(
