@@ -31,8 +31,10 @@ __all__ = [
     "apply_operator",
     "dirichlet_rhs",
     "face_conductances",
+    "face_energy",
     "fill_ghosts",
     "padded_zeros",
+    "relax_cells",
 ]
 
 
@@ -533,3 +535,124 @@ def face_fluxes(gz, gy, gx, x, wz, wy, wx):  # pragma: no cover - compiled
             sy[f] = acc_y
             sx[f] = acc_x
     return sz.sum(), sy.sum(), sx.sum()
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def face_energy(gz, gy, gx, x, wz, wy, wx):  # pragma: no cover - compiled
+    """Weighted dissipation ``sum w G (u_lo - u_hi)^2`` over all faces, in float64.
+
+    Weights as in :func:`face_fluxes` (per face layer); ghost values supply the outer
+    neighbours. With the driven inlet face weighted 0 (its term needs the fixed value,
+    not the ghost) the caller adds ``sum G (1 - u_first)^2``. Each cell adds its three
+    lower faces (unit-stride loops, like :func:`apply_operator`); the last layer of faces
+    along each axis is added separately.
+    """
+    nz = x.shape[0] - 2
+    ny = x.shape[1] - 2
+    nx = x.shape[2] - 2
+    acc = np.zeros(nz + 1)
+    for k in prange(1, nz + 2):
+        s = 0.0
+        if k <= nz:
+            for j in range(1, ny + 1):
+                wyj = wy[j - 1]
+                for i in range(1, nx + 1):
+                    xc = x[k, j, i]
+                    dz = x[k - 1, j, i] - xc
+                    dy = x[k, j - 1, i] - xc
+                    dx = x[k, j, i - 1] - xc
+                    s += (wz[k - 1] * gz[k - 1, j - 1, i - 1] * dz * dz
+                          + wyj * gy[k - 1, j - 1, i - 1] * dy * dy
+                          + wx[i - 1] * gx[k - 1, j - 1, i - 1] * dx * dx)
+                dx = x[k, j, nx + 1] - x[k, j, nx]
+                s += wx[nx] * gx[k - 1, j - 1, nx] * dx * dx
+            for i in range(1, nx + 1):
+                dy = x[k, ny + 1, i] - x[k, ny, i]
+                s += wy[ny] * gy[k - 1, ny, i - 1] * dy * dy
+        else:
+            for j in range(1, ny + 1):
+                for i in range(1, nx + 1):
+                    dz = x[nz + 1, j, i] - x[nz, j, i]
+                    s += wz[nz] * gz[nz, j - 1, i - 1] * dz * dz
+        acc[k - 1] = s
+    return acc.sum()
+
+
+@njit(cache=True)
+def _unravel(idx, py, px):  # pragma: no cover - compiled
+    return idx // (py * px), (idx // px) % py, idx % px
+
+
+@njit(cache=True)
+def _local_mean(gz, gy, gx, x, b, k, j, i, unknown):  # pragma: no cover - compiled
+    """Source plus conductance-weighted neighbours of cell ``k, j, i`` over its diagonal,
+    counting only neighbours not flagged in ``unknown``; returns (value, weight)."""
+    a0 = np.float64(gz[k - 1, j - 1, i - 1]) * (1 - unknown[k - 1, j, i])
+    a1 = np.float64(gz[k, j - 1, i - 1]) * (1 - unknown[k + 1, j, i])
+    b0 = np.float64(gy[k - 1, j - 1, i - 1]) * (1 - unknown[k, j - 1, i])
+    b1 = np.float64(gy[k - 1, j, i - 1]) * (1 - unknown[k, j + 1, i])
+    c0 = np.float64(gx[k - 1, j - 1, i - 1]) * (1 - unknown[k, j, i - 1])
+    c1 = np.float64(gx[k - 1, j - 1, i]) * (1 - unknown[k, j, i + 1])
+    d = a0 + a1 + b0 + b1 + c0 + c1
+    if d <= 0:
+        return 0.0, 0.0
+    v = (b[k, j, i] + a0 * x[k - 1, j, i] + a1 * x[k + 1, j, i] + b0 * x[k, j - 1, i]
+         + b1 * x[k, j + 1, i] + c0 * x[k, j, i - 1] + c1 * x[k, j, i + 1]) / d
+    return v, d
+
+
+@njit(cache=True)
+def relax_cells(gz, gy, gx, x, b, cells, max_sweeps, tol):  # pragma: no cover - compiled
+    """Give the cells ``cells`` (flat indices into padded ``x``) values from their
+    neighbours, in place; the other cells are kept.
+
+    First in breadth-first order from the cells with values (each cell takes the
+    conductance-weighted mean of its neighbours that already have one, the fixed face
+    values included), so a cluster joined at one point starts at that point's level;
+    then Gauss-Seidel sweeps over the listed cells, a cell leaving them once its update
+    moves it by no more than ``tol`` (at most ``max_sweeps``). Returns the number of
+    updates.
+    """
+    py = x.shape[1]
+    px = x.shape[2]
+    unknown = np.zeros(x.shape, dtype=np.uint8)
+    for c in range(cells.shape[0]):
+        k, j, i = _unravel(cells[c], py, px)
+        unknown[k, j, i] = 1
+    todo = cells.copy()
+    n = todo.shape[0]
+    updates = 0
+    while n > 0:  # breadth-first: every round reaches one more layer
+        m = 0
+        for c in range(n):
+            k, j, i = _unravel(todo[c], py, px)
+            v, d = _local_mean(gz, gy, gx, x, b, k, j, i, unknown)
+            if d > 0:
+                x[k, j, i] = v
+                unknown[k, j, i] = 0
+            else:
+                todo[m] = todo[c]
+                m += 1
+        updates += n
+        if m == n:  # no path to a known value (cannot happen for cells of a solve)
+            break
+        n = m
+    unknown[...] = 0
+    todo[:] = cells
+    n = todo.shape[0]
+    for _ in range(max_sweeps):
+        m = 0
+        for c in range(n):
+            k, j, i = _unravel(todo[c], py, px)
+            v, d = _local_mean(gz, gy, gx, x, b, k, j, i, unknown)
+            if d > 0:
+                moved = abs(v - x[k, j, i])
+                x[k, j, i] = v
+                if moved > tol:
+                    todo[m] = todo[c]
+                    m += 1
+        updates += n
+        n = m
+        if n == 0:
+            break
+    return updates
