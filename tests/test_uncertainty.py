@@ -169,7 +169,9 @@ def easy_state():
     """Well separated greys, little noise, no blur."""
     truth = spheres_with_binder((20, 20, 20), radius=(3.0, 6.0), binder_thickness=1.5, seed=3)
     vol = image_phantom(truth, (40.0, 120.0, 200.0), blur_sigma=0.0, read_noise=4.0, seed=4)
-    opts = ambiguity.AmbiguityOptions(n_draws=4, psf_sigma=0.3)
+    # A resolved, solid binder: the user says so with a solid share prior near 1 (the
+    # default describes an unresolved, nanoporous carbon-binder domain).
+    opts = ambiguity.AmbiguityOptions(n_draws=4, psf_sigma=0.3, solid_prior=(400.0, 0.5))
     return truth, ambiguity.create(vol, PHASES, opts, seed=0)
 
 
@@ -228,6 +230,43 @@ def test_ambiguity_thin_binder_interval_contains_truth(thin_binder_state):
     assert lo <= np.mean(truth == 1) <= hi
 
 
+def test_member_law_is_the_member_posteriors(thin_binder_state):
+    """With uncorrelated fields every voxel follows its member's law exactly."""
+    _, state = thin_binder_state
+    state = ambiguity.AmbiguityState(
+        state.volume, state.phases,
+        ambiguity.AmbiguityOptions(n_draws=4, correlation_scale=0.0), state.em, state.plain,
+        state.posterior)
+    member = ambiguity.Member(draw=1, share=0.3, solid=0.5, texture_length=0.0)
+    law = state.member_posteriors(member.draw, member.share, member.solid)
+    np.testing.assert_allclose(law.sum(axis=0), 1.0, atol=1e-5)
+    rng = np.random.default_rng(0)
+    freq = np.mean([np.eye(3)[ambiguity.sample_member(state, member, rng)]
+                    for _ in range(40)], axis=0)
+    # Per-phase over the volume (13 824 voxels x 40 draws): Monte-Carlo error ~1e-3.
+    np.testing.assert_allclose(freq.reshape(-1, 3).mean(axis=0),
+                               law.reshape(3, -1).mean(axis=1), atol=4e-3)
+    # and voxel by voxel within the binomial error of 40 draws
+    assert np.abs(freq - np.moveaxis(law, 0, -1)).max() < 0.35
+
+
+def test_texture_length_sets_middle_phase_area(thin_binder_state):
+    """A finer texture of the middle-grey domain gives it more surface per volume."""
+    from uqtwin.microstructure import Microstructure
+    from uqtwin.quantities.surface_area import specific_surface_area
+
+    _, state = thin_binder_state
+
+    def binder_area_per_volume(length):
+        labels = ambiguity.sample_member(state, ambiguity.Member(0, 0.3, 0.5, length),
+                                         np.random.default_rng(3))
+        ssa = specific_surface_area(Microstructure(labels, (1.0, 1.0, 1.0), "um", PHASES))
+        return float(ssa["specific_surface_area"].values[1]) / np.mean(labels == 1)
+
+    fine, coarse = binder_area_per_volume(0.75), binder_area_per_volume(3.0)
+    assert fine > 1.3 * coarse
+
+
 def test_share_prior_fit_and_option_validation():
     a, b = ambiguity.fit_share_prior([0.2, 0.3, 0.4, 0.3])
     assert a / (a + b) == pytest.approx(0.3, abs=1e-6)
@@ -236,6 +275,12 @@ def test_share_prior_fit_and_option_validation():
         ambiguity.AmbiguityOptions(share_prior=(0.0, 1.0))
     with pytest.raises(VolumeError):
         ambiguity.AmbiguityOptions(psf_sigma=(1.0, 2.0))
+    with pytest.raises(VolumeError, match="solid_prior"):
+        ambiguity.AmbiguityOptions(solid_prior=(1.0, -1.0))
+    with pytest.raises(VolumeError, match="texture_length"):
+        ambiguity.AmbiguityOptions(texture_length=(0.0, 0.3))
+    median, spread = ambiguity.fit_texture_prior([1.0, 2.0, 4.0])
+    assert median == pytest.approx(2.0) and spread == pytest.approx(np.log(2.0))
     np.testing.assert_allclose(ambiguity.AmbiguityOptions(psf_sigma=(1.6, 1.0, 1.0),
                                                           correlation_scale=2.0)
                                .correlation_length, [3.2, 2.0, 2.0])

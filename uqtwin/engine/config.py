@@ -14,6 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from uqtwin.errors import ConfigError
+from uqtwin.sample.priors import (
+    DEFAULT_SHARE_PRIOR,
+    DEFAULT_SOLID_PRIOR,
+    DEFAULT_TEXTURE_LENGTH,
+)
 
 FORMATS = ("tiff", "tiff-slices", "hdf5", "zarr", "npy", "raw")
 SAMPLERS = ("independent", "correlated", "parametric", "ambiguity")
@@ -74,8 +79,9 @@ class SamplerConfig:
     """``[sampler]``: how the ensemble of microstructures is drawn.
 
     ``correlation_length`` (voxels) is that of the ``correlated`` and ``parametric``
-    samplers; ``share_prior``, ``psf_sigma`` (voxels, z y x) and ``correlation_scale`` are
-    the ``ambiguity`` sampler's (see :mod:`uqtwin.sample.ambiguity`);
+    samplers; ``share_prior``, ``solid_prior``, ``texture_length``, ``psf_sigma`` (voxels,
+    z y x) and ``correlation_scale`` are the ``ambiguity`` sampler's (see
+    :mod:`uqtwin.sample.ambiguity`);
     ``effective_voxels`` coarsens the Bayesian mixture posterior of ``parametric`` and
     ``ambiguity``, which keep ``n_draws`` parameter draws.
     """
@@ -84,7 +90,9 @@ class SamplerConfig:
     n_samples: int = 32
     seed: int = 0
     correlation_length: float = 1.0
-    share_prior: tuple[float, float] = (2.0, 9.2)
+    share_prior: tuple[float, float] = DEFAULT_SHARE_PRIOR
+    solid_prior: tuple[float, float] = DEFAULT_SOLID_PRIOR
+    texture_length: tuple[float, float] = DEFAULT_TEXTURE_LENGTH
     psf_sigma: tuple[float, float, float] = (0.8, 0.8, 0.8)
     correlation_scale: float = 10.0
     n_draws: int = 24
@@ -294,9 +302,14 @@ def check_config(cfg: RunConfig) -> RunConfig:
         raise ConfigError(f"[sampler] seed must be >= 0, got {s.seed}")
     if s.correlation_length <= 0:
         raise ConfigError(f"[sampler] correlation_length must be > 0, got {s.correlation_length}")
-    if len(s.share_prior) != 2 or min(s.share_prior) <= 0:
-        raise ConfigError(f"[sampler] share_prior must be two numbers > 0 (Beta a, b), got "
-                          f"{list(s.share_prior)}")
+    for key in ("share_prior", "solid_prior"):
+        prior = getattr(s, key)
+        if len(prior) != 2 or min(prior) <= 0:
+            raise ConfigError(f"[sampler] {key} must be two numbers > 0 (Beta a, b), got "
+                              f"{list(prior)}")
+    if len(s.texture_length) != 2 or s.texture_length[0] <= 0 or s.texture_length[1] < 0:
+        raise ConfigError("[sampler] texture_length must be [median > 0 voxels, log sd >= 0], "
+                          f"got {list(s.texture_length)}")
     if len(s.psf_sigma) != 3 or min(s.psf_sigma) < 0:
         raise ConfigError(f"[sampler] psf_sigma must be 3 numbers >= 0 (z, y, x voxels), got "
                           f"{list(s.psf_sigma)}")

@@ -79,6 +79,7 @@ def sampler_settings(cfg: RunConfig) -> SamplerSettings:
     s = cfg.sampler
     return SamplerSettings(
         kind=s.kind, correlation_length=s.correlation_length, share_prior=s.share_prior,
+        solid_prior=s.solid_prior, texture_length=s.texture_length,
         psf_sigma=s.psf_sigma, correlation_scale=s.correlation_scale, n_draws=s.n_draws,
         effective_voxels=s.effective_voxels, max_fit_voxels=cfg.segment.max_fit_voxels,
     )
@@ -96,6 +97,12 @@ def fit_ensemble(
         volume = denoise_nlm(volume, h=d.h, patch_size=d.patch_size,
                              patch_distance=d.patch_distance, poisson=d.poisson)
     log(f"fitting the segmentation model ({cfg.sampler.kind} sampler)")
+    if cfg.sampler.kind == "ambiguity" and len(cfg.phases.names) > 2:
+        a, b = cfg.sampler.solid_prior
+        # The default prior halves a resolved binder; say so where users look.
+        log(f"  middle-grey domain read as {a / (a + b):.0%} solid on average (an unresolved, "
+            "nanoporous carbon-binder domain); set [sampler] solid_prior = [50, 1] if it is "
+            "resolved and solid")
     return build_sampler(volume, tuple(cfg.phases.names), sampler_settings(cfg),
                          seed=cfg.sampler.seed)
 

@@ -1,40 +1,51 @@
-"""The ambiguity sampler: every member draws how much of the intermediate grey is a phase.
+"""The ambiguity sampler: every member draws what the grey values cannot decide.
 
 Why
 ---
-After the scanner's blur, every pore–active interface passes through the grey value of
-the middle phase (binder). Two readings of those intermediate-grey voxels explain the
-data almost equally well (the full blurred-label likelihood differs by ~0.005 nats per
-voxel between them on tf_electrode crops at blur 0.8):
+After the scanner's blur, grey values leave three things open that decide the volume
+fractions and, above all, the surface areas:
 
-* **partial volume**: they are pore–active edge voxels
-  (:func:`uqtwin.segment.partial_volume.pv_phase_posteriors`; too little binder where
-  films are thinner than the point spread);
-* **phase**: they are binder (the plain Gaussian mixture,
-  :func:`uqtwin.segment.mixture.phase_posteriors`; a false binder shell around every
-  particle).
+1. **Where the brightest (active) phase ends.** Every pore–active interface passes
+   through the grey value of the middle phase (carbon-binder domain, CBD). Two readings
+   explain the data almost equally well (the blurred-label likelihood differs by ~0.005
+   nats per voxel on tf_electrode crops at blur 0.8): the intermediate voxels are
+   pore–active edge voxels (partial volume,
+   :func:`uqtwin.segment.partial_volume.pv_phase_posteriors`) or they are not active at all
+   (the plain Gaussian mixture, :func:`uqtwin.segment.mixture.phase_posteriors`). A member
+   draws the share ``q`` of the plain reading, ``q ~ Beta(share_prior)``, and uses the
+   active-phase probability ``A = (1 - q) A_pv + q A_plain``.
+2. **How much of the middle-grey domain is solid.** The CBD of a real electrode is
+   nanoporous and its texture lies below the point spread, so a region that reads as
+   middle phase is a mixture of middle phase and pore at the scale of a voxel. A member
+   draws the solid share ``s ~ Beta(solid_prior)``; a non-active voxel is middle phase
+   with probability ``s r``, where ``r = P_plain(middle) / P_plain(not active)`` is how
+   middle-grey the voxel reads.
+3. **The texture of that domain.** Which of its voxels are solid is drawn from a
+   Gaussian random field with a correlation length ``l ~ LogNormal(texture_length)``
+   voxels per member. The length sets the middle phase's surface area per volume (short:
+   fine, fragmented domain; long: compact patches); the data cannot fix it.
 
-The binder fraction of interface voxels is not identifiable from the grey values, so an
-honest ensemble must span both readings rather than pick one. Each member therefore
+The active phase is drawn with a separate, long-range field (correlation length
+``correlation_scale * psf_sigma``): the data cannot place a particle's boundary more finely
+than the blur, so its uncertain voxels move together (coherent boundary shifts) and the
+particle surfaces stay smooth. Each voxel keeps its member's marginal law:
+``P(active) = A``, ``P(middle) = (1 - A) s r``, ``P(pore) = (1 - A)(1 - s r)``.
 
-1. draws ``q`` ~ Beta(a, b), the share of the ambiguous voxels read as the middle phase
-   (the nuisance that the data cannot fix; the prior is calibrated on phantoms, see
-   benchmarks/README.md, "Calibration");
-2. draws mixture parameters from the coarsened posterior
-   (:func:`uqtwin.segment.bayes.fit_bootstrap_mixture`) and computes the
-   partial-volume posteriors ``P_pv`` with them;
-3. uses ``P = (1 - q) P_pv + q P_plain`` per voxel: the law of a voxel's phase given
-   ``q``, as the two readings are the two ends of the unidentified direction;
-4. draws labels with spatially correlated uniforms
-   (:func:`uqtwin.sample.correlated.sample_correlated`), correlation length a multiple
-   of the point spread: the data cannot place an interface more finely than the blur, so
-   the uncertain voxels along a boundary must move together (coherent boundary shifts).
-   A short length (~1-3 psf) makes the boundaries of uncertain voxels speckle and
-   inflates the surface areas (+10-20 % on the active phase in the calibration study);
-   a long one makes each member a smooth level set of the posteriors.
+The three nuisance priors are calibrated on the calibration half of the phantom study
+(benchmarks/calibration.py; validation on the other half; see benchmarks/README.md,
+"Calibration"): each calibration phantom gives the ``q`` that reproduces its active
+fraction, the ``s`` that reproduces its middle-phase fraction, and the texture lengths that
+reproduce its pore and middle-phase surface areas; the priors are fitted to those. They
+describe an unresolved, nanoporous carbon-binder domain at a blur of 0.6-1.0 voxel. Where
+the middle phase is resolved (fine voxels, solid binder films wider than the blur), set
+``solid_prior`` close to 1 (e.g. ``(50, 1)``), otherwise the middle phase is read as half
+pore.
 
-Because ``q`` is shared by all voxels of a member, the spread of the volume fractions does
-not collapse with the number of voxels: it is the spread of the unidentified share.
+Because ``q`` and ``s`` are shared by all voxels of a member, the spread of the volume
+fractions does not collapse with the number of voxels: it is the spread of the
+unidentified shares. Phases other than three: the brightest phase is "active", every
+phase between the darkest and the brightest is a middle phase (each its own share of
+``s r``); with two phases only ``q`` applies.
 """
 
 from __future__ import annotations
@@ -45,9 +56,15 @@ from typing import Any
 
 import numpy as np
 from scipy import stats
+from scipy.special import ndtr
 
 from uqtwin.errors import VolumeError
-from uqtwin.sample.correlated import _lengths, sample_correlated
+from uqtwin.sample.correlated import _lengths, gaussian_random_field
+from uqtwin.sample.priors import (
+    DEFAULT_SHARE_PRIOR,
+    DEFAULT_SOLID_PRIOR,
+    DEFAULT_TEXTURE_LENGTH,
+)
 from uqtwin.segment.bayes import (
     DEFAULT_EFFECTIVE_VOXELS,
     BayesOptions,
@@ -57,10 +74,11 @@ from uqtwin.segment.bayes import (
 from uqtwin.segment.mixture import MixtureModel, _values, fit_mixture, phase_posteriors
 from uqtwin.segment.partial_volume import pv_phase_posteriors
 
-#: Beta prior of the middle-phase share ``q``, calibrated on the training half of the
-#: phantoms of benchmarks/calibration.py (method of moments on the share that reproduces
-#: each training phantom's true binder fraction; see benchmarks/README.md).
-DEFAULT_SHARE_PRIOR = (2.0, 9.2)
+
+def _check_beta(name: str, prior: Sequence[float]) -> None:
+    vals = [float(v) for v in prior]
+    if len(vals) != 2 or not all(np.isfinite(v) and v > 0 for v in vals):
+        raise VolumeError(f"{name} must be two numbers > 0 (Beta a, b), got {prior!r}")
 
 
 @dataclass(frozen=True)
@@ -70,10 +88,17 @@ class AmbiguityOptions:
     Parameters
     ----------
     share_prior : (float, float)
-        Beta(a, b) prior of ``q``, the share of the ambiguous intermediate-grey voxels
-        read as the middle phase (0: all partial-volume edges, 1: all middle phase).
-        Default :data:`DEFAULT_SHARE_PRIOR` (calibrated; ``(1, 1)`` is the uninformed
-        uniform choice, wider).
+        Beta(a, b) prior of ``q``, the share of the plain-mixture reading of the
+        intermediate voxels at the active phase's boundary (0: all partial-volume edges).
+        Default :data:`DEFAULT_SHARE_PRIOR` (calibrated).
+    solid_prior : (float, float)
+        Beta(a, b) prior of ``s``, the solid share of the middle-grey domain. Default
+        :data:`DEFAULT_SOLID_PRIOR` (calibrated on an unresolved carbon-binder domain;
+        ``(50, 1)`` for a resolved, solid middle phase).
+    texture_length : (float, float)
+        LogNormal prior of the correlation length of the middle-grey domain's texture:
+        median (voxels, > 0) and standard deviation of the logarithm (>= 0; 0 fixes the
+        length). Default :data:`DEFAULT_TEXTURE_LENGTH` (calibrated).
     effective_voxels : float
         ``n_eff`` of the coarsened posterior of the mixture parameters (see
         :mod:`uqtwin.segment.bayes`).
@@ -81,26 +106,29 @@ class AmbiguityOptions:
         Parameter draws fitted once at :func:`create`; members pick one at random.
     psf_sigma : float or tuple of 3 floats
         Standard deviation of the scanner's point spread, voxels (z, y, x); sets the
-        correlation length of the label draws. Default 0.8 (typical micro-CT).
+        correlation length of the active phase's field. Default 0.8 (typical micro-CT).
     correlation_scale : float
-        Correlation length of the Gaussian field = ``correlation_scale * psf_sigma``.
-        Default 10 (8 voxels at psf 0.8), chosen on the calibration phantoms (32³): 90 %
-        coverage rose from 65 % (scale 3) to 80 % (scale 30) on the calibration half
-        while the widths tripled; beyond ~10 the field is nearly constant over a 32³
-        volume, a setting that would not transfer to larger volumes (see
-        benchmarks/README.md, "Calibration").
+        Correlation length of the active phase's field = ``correlation_scale *
+        psf_sigma``. Default 10 (8 voxels at psf 0.8), chosen on the calibration phantoms
+        (32³), where 90 % coverage rose with the scale up to ~10 while the field still
+        varied inside the volume (see benchmarks/README.md, "Calibration").
     """
 
     share_prior: tuple[float, float] = DEFAULT_SHARE_PRIOR
+    solid_prior: tuple[float, float] = DEFAULT_SOLID_PRIOR
+    texture_length: tuple[float, float] = DEFAULT_TEXTURE_LENGTH
     effective_voxels: float = DEFAULT_EFFECTIVE_VOXELS
     n_draws: int = 24
     psf_sigma: float | tuple[float, float, float] = 0.8
     correlation_scale: float = 10.0
 
     def __post_init__(self) -> None:
-        a, b = (float(v) for v in self.share_prior)
-        if not (np.isfinite(a) and np.isfinite(b) and a > 0 and b > 0):
-            raise VolumeError(f"share_prior must be two numbers > 0, got {self.share_prior!r}")
+        _check_beta("share_prior", self.share_prior)
+        _check_beta("solid_prior", self.solid_prior)
+        median, spread = (float(v) for v in self.texture_length)
+        if not (np.isfinite(median) and median > 0 and np.isfinite(spread) and spread >= 0):
+            raise VolumeError("texture_length must be (median > 0 voxels, log sd >= 0), got "
+                              f"{self.texture_length!r}")
         if int(self.n_draws) < 1:
             raise VolumeError(f"n_draws must be >= 1, got {self.n_draws!r}")
         if not (np.isfinite(self.correlation_scale) and self.correlation_scale >= 0):
@@ -109,8 +137,18 @@ class AmbiguityOptions:
 
     @property
     def correlation_length(self) -> np.ndarray:
-        """Correlation length of the label field per axis (z, y, x), voxels."""
+        """Correlation length of the active phase's field per axis (z, y, x), voxels."""
         return self.correlation_scale * _lengths(self.psf_sigma)
+
+
+@dataclass(frozen=True)
+class Member:
+    """The nuisance values one member drew (see the module docstring)."""
+
+    draw: int
+    share: float
+    solid: float
+    texture_length: float
 
 
 @dataclass(frozen=True, eq=False)
@@ -145,20 +183,40 @@ class AmbiguityState:
         model = self.posterior.point() if draw is None else self.posterior.draw(draw)
         return pv_phase_posteriors(self.volume, model, phases=self.phases).values
 
-    def member_posteriors(self, draw: int | None, share: float) -> np.ndarray:
-        """``(1 - share) P_pv(draw) + share P_plain``, float32 (phase, z, y, x)."""
-        p = (1.0 - share) * self.pv_posteriors(draw) + share * self.plain
-        # Renormalise away float32 rounding so check_posteriors' 1e-4 tolerance holds.
-        return (p / p.sum(axis=0, keepdims=True)).astype(np.float32)
+    def active_probability(self, draw: int | None, share: float) -> np.ndarray:
+        """``A = (1 - share) A_pv(draw) + share A_plain``, float32 (z, y, x)."""
+        a = (1.0 - share) * self.pv_posteriors(draw)[-1] + share * self.plain[-1]
+        return np.clip(a, 0.0, 1.0).astype(np.float32)
+
+    def middle_ratios(self) -> np.ndarray:
+        """``r`` per middle phase: plain probability given not active, (K-2, z, y, x)."""
+        rest = np.maximum(self.plain[:-1].sum(axis=0), 1e-12)
+        return (self.plain[1:-1] / rest).astype(np.float32)
+
+    def member_posteriors(self, draw: int | None, share: float, solid: float) -> np.ndarray:
+        """A member's per-voxel phase law, float32 (phase, z, y, x)."""
+        a = self.active_probability(draw, share)
+        mid = solid * self.middle_ratios() * (1.0 - a)
+        p = np.concatenate([(1.0 - a - mid.sum(axis=0))[None], mid, a[None]])
+        return np.clip(p, 0.0, 1.0).astype(np.float32)
 
     def point_posteriors(self) -> np.ndarray:
         """Ensemble-marginal phase probabilities for the maps, float32 (phase, z, y, x).
 
-        The mixture of the two readings is linear in ``q``, so the prior mean of ``q``
-        gives the exact marginal over ``q`` (at the posterior-median parameters).
+        The law is linear in ``q`` and in ``s`` (independent), so their prior means give the
+        marginal over both (at the posterior-median parameters).
         """
-        a, b = self.options.share_prior
-        return self.member_posteriors(None, a / (a + b))
+        (a, b), (c, d) = self.options.share_prior, self.options.solid_prior
+        return self.member_posteriors(None, a / (a + b), c / (c + d))
+
+    def draw_member(self, rng: np.random.Generator) -> Member:
+        """The nuisance values of one member (parameter draw, ``q``, ``s``, texture length)."""
+        o = self.options
+        draw = int(rng.integers(self.posterior.n_draws))
+        share = float(stats.beta.ppf(rng.random(), *o.share_prior))
+        solid = float(stats.beta.ppf(rng.random(), *o.solid_prior))
+        median, spread = o.texture_length
+        return Member(draw, share, solid, float(median * np.exp(spread * rng.standard_normal())))
 
     def sample(self, seed: int | np.random.Generator) -> np.ndarray:
         """One member; see :func:`sample`."""
@@ -183,7 +241,7 @@ def create(
     phases : sequence of str
         Phase names in increasing grey order.
     options : AmbiguityOptions
-        Prior of ``q``, coarsening, point spread.
+        Priors, coarsening, point spread.
     seed : int
         Seed of the fits (same seed, same state).
     em : MixtureModel, optional
@@ -201,6 +259,8 @@ def create(
     arr = np.asarray(_values(volume), dtype=np.float32)
     if arr.ndim != 3:
         raise VolumeError(f"volume must be 3-D, got shape {arr.shape}")
+    if len(names) < 2:
+        raise VolumeError(f"the ambiguity sampler needs at least 2 phases, got {list(names)}")
     if em is None:
         em = fit_mixture(arr, len(names), seed=seed, phases=names)
     plain = phase_posteriors(arr, em, phases=names).values.astype(np.float32)
@@ -222,8 +282,8 @@ def sample(state: AmbiguityState, seed: int | np.random.Generator) -> np.ndarray
     state : AmbiguityState
         From :func:`create`.
     seed : int or numpy.random.Generator
-        Seed of this member: picks the parameter draw, the share ``q`` and the
-        correlated uniforms (same seed, same sample).
+        Seed of this member: picks the parameter draw, ``q``, ``s``, the texture length
+        and both random fields (same seed, same sample).
 
     Returns
     -------
@@ -231,21 +291,44 @@ def sample(state: AmbiguityState, seed: int | np.random.Generator) -> np.ndarray
         Phase index per voxel.
     """
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    draw = int(rng.integers(state.posterior.n_draws))
-    a, b = state.options.share_prior
-    share = float(stats.beta.ppf(rng.random(), a, b))
-    return sample_correlated(state.member_posteriors(draw, share), rng,
-                             correlation_length=state.options.correlation_length)
+    return sample_member(state, state.draw_member(rng), rng)
+
+
+def sample_member(state: AmbiguityState, member: Member,
+                  rng: np.random.Generator) -> np.ndarray:
+    """Labels of one member with given nuisance values (the calibration study varies them).
+
+    The active phase is where a long-range uniform field exceeds ``1 - A``; the other
+    voxels invert ``s r`` per middle phase with a second, texture-length field; the rest is
+    pore (the darkest phase).
+    """
+    a = state.active_probability(member.draw, member.share)
+    g = gaussian_random_field(a.shape, state.options.correlation_length, rng)
+    # The field only makes boundaries move together locally; its volume mean would add a
+    # spread of the fractions set by correlation length / box size, not by the data, so it
+    # is removed (the calibrated q carries the global share).
+    g = (g - g.mean()) / max(float(g.std()), 1e-12)
+    u = ndtr(g)
+    v = ndtr(gaussian_random_field(a.shape, member.texture_length, rng))
+    k = len(state.phases)
+    labels = np.zeros(a.shape, np.uint8)
+    if k > 2:
+        cum = member.solid * np.cumsum(state.middle_ratios(), axis=0)
+        # First middle phase whose cumulative share exceeds v; k - 1 (none) -> pore.
+        idx = 1 + (v[None] >= cum).sum(axis=0)
+        labels = np.where(idx < k - 1, idx, 0).astype(np.uint8)
+    labels[u >= 1.0 - a] = k - 1
+    return labels
 
 
 def fit_share_prior(shares: Sequence[float], *, floor: float = 1.0) -> tuple[float, float]:
-    """Beta(a, b) by the method of moments from the shares that reproduce known truths.
+    """Beta(a, b) by the method of moments from shares that reproduce known truths.
 
     Parameters
     ----------
     shares : sequence of float
-        For each training phantom, the ``q`` at which the point posteriors' mean
-        middle-phase probability equals its true volume fraction (clipped to [0.01, 0.99]).
+        For each training phantom, the share (``q`` or ``s``) at which the point
+        posteriors reproduce its true phase fraction (clipped to [0.01, 0.99]).
     floor : float
         Lower bound of ``a`` and ``b``: at >= 1 the prior never has a pole at 0 or 1
         (which would put members at the two implausible extremes).
@@ -255,9 +338,19 @@ def fit_share_prior(shares: Sequence[float], *, floor: float = 1.0) -> tuple[flo
     (float, float)
     """
     q = np.clip(np.asarray(shares, dtype=float), 0.01, 0.99)
-    m, v = float(q.mean()), float(q.var(ddof=1)) if q.size > 1 else 0.0
-    # A variance at least that of the sample mean's own uncertainty: a handful of
-    # training phantoms must not yield an overconfident prior.
-    v = max(v, 0.01)
+    if q.size < 2:
+        raise VolumeError(f"need >= 2 shares to fit a prior, got {list(shares)!r}")
+    # The predictive variance of a new case's share: the spread between the training
+    # cases plus the uncertainty of their mean (a handful of phantoms must not yield an
+    # overconfident prior).
+    m, v = float(q.mean()), float(q.var(ddof=1)) * (1.0 + 1.0 / q.size)
     nu = max(m * (1 - m) / v - 1.0, 2 * floor)
     return max(m * nu, floor), max((1 - m) * nu, floor)
+
+
+def fit_texture_prior(lengths: Sequence[float]) -> tuple[float, float]:
+    """LogNormal (median, log sd) of texture lengths that reproduce known surface areas."""
+    lg = np.log(np.asarray(lengths, dtype=float))
+    if lg.size < 2 or not np.all(np.isfinite(lg)):
+        raise VolumeError(f"need >= 2 positive texture lengths, got {list(lengths)!r}")
+    return float(np.exp(lg.mean())), float(lg.std(ddof=1))
