@@ -102,6 +102,7 @@ def test_run_with_bad_config_and_truncated_raw(bad_files, tmp_path):
     cfg.write_text('[input]\npath = "x.tif"\ncolour = 1\n')
     res = _invoke("run", cfg)
     assert res.exit_code == 2 and "'colour'" in res.output
+    assert "[input]" in res.output  # table names survive the console's markup
 
 
 @pytest.mark.slow
@@ -112,6 +113,7 @@ def test_demo_validate_summarize(tmp_path):
     for name in ("results.nc", "results.summary.csv", "results.summary.md"):
         assert (out / name).is_file()
     assert "volume_fraction[pore]" in res.output
+    assert "[sampler]" in res.output  # the sampler's stated assumption, markup escaped
     res = _invoke("validate", out / "results.nc")
     assert res.exit_code == 0 and "valid" in res.output
     res = _invoke("summarize", out / "results.nc", "--hdi-prob", 0.5)

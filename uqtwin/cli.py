@@ -32,7 +32,7 @@ err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
 
 
 def _fail(message: str) -> None:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code=2)
 
 
@@ -65,7 +65,7 @@ def _run_config(cfg, *, resume: bool, scheduler: str | None) -> Path:
         task = bar.add_task("samples", total=cfg.sampler.n_samples)
 
         def log(msg: str) -> None:
-            bar.console.print(f"[dim]·[/] {msg}")
+            bar.console.print(f"[dim]·[/] {escape(msg)}")
 
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
@@ -78,7 +78,7 @@ def _run_config(cfg, *, resume: bool, scheduler: str | None) -> Path:
             store = SampleStore.for_output(out)
             err_console.print(
                 f"[yellow]interrupted:[/] {len(store.finished())} finished samples are kept in "
-                f"{store.path}; run again with --resume to continue"
+                f"{escape(str(store.path))}; run again with --resume to continue"
             )
             raise typer.Exit(code=130) from None
     table = summarize(ds, cfg.output.hdi_prob)
