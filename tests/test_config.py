@@ -70,6 +70,10 @@ def test_sampler_kind_defaults_to_best():
          "derived from"),
         ({"input": {"path": "a"}, "phases": {"materials": {"active": "unobtainium"}}},
          "unknown material"),
+        ({"input": {"path": "a"}, "segment": {"min_feature_size": -1}}, "min_feature_size"),
+        ({"input": {"path": "a"}, "sampler": {"solid_prior": [1.0, 0.0]}}, "solid_prior"),
+        ({"input": {"path": "a"}, "sampler": {"texture_length": [0.0, 0.4]}},
+         "texture_length"),
     ],
 )
 def test_bad_config_names_the_problem(data, match):

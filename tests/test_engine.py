@@ -130,3 +130,27 @@ def test_distributed_cluster_gives_the_same_numbers(small_volume, tmp_path):
                                   dashboard_address=None) as cluster:
         remote = run(_cfg(small_volume, tmp_path / "dist"), scheduler=cluster.scheduler_address)
     _same(local, remote)
+
+
+def test_draw_sample_cleans_up_specks_below_the_minimum_feature_size():
+    """``[segment] min_feature_size`` opens and closes every sample; islands go too."""
+    from uqtwin.engine.config import SegmentConfig
+    from uqtwin.engine.pipeline import draw_sample
+
+    labels = np.zeros((20, 20, 20), np.uint8)
+    labels[:, :, 10:] = 2
+    labels[5, 5, 5] = 1  # one-voxel speck of binder in the pore
+    labels[12, 12, 3] = 2  # one-voxel speck of active in the pore
+
+    class Fixed:
+        def sample(self, seed):
+            return labels.copy()
+
+    phases = ("pore", "binder", "active")
+    kept = draw_sample(Fixed(), 0, SegmentConfig(), phases)
+    assert np.array_equal(kept, labels)
+    cleaned = draw_sample(Fixed(), 0, SegmentConfig(min_feature_size=3), phases)
+    assert cleaned[5, 5, 5] == 0 and cleaned[12, 12, 3] == 0
+    assert np.array_equal(cleaned[:, :, 10:], labels[:, :, 10:])  # the slab is a feature
+    merged = draw_sample(Fixed(), 0, SegmentConfig(min_island_voxels=2), phases)
+    assert merged[5, 5, 5] == 0 and merged[12, 12, 3] == 0

@@ -21,6 +21,7 @@ from uqtwin.segment import (
     percolates,
     phase_posteriors,
     remove_islands,
+    select_n_phases,
 )
 from uqtwin.volume import make_volume, spacing_of, unit_of
 
@@ -49,6 +50,22 @@ def test_em_recovers_a_three_component_mixture():
     # Deterministic by seed (a small subsample keeps this check cheap).
     assert fit_mixture(vol, 3, seed=2, max_samples=5000) == fit_mixture(
         vol, 3, seed=2, max_samples=5000)
+
+
+def test_bic_chooses_the_number_of_gaussian_phases():
+    three = _mixture_volume([50.0, 120.0, 200.0], [8.0, 10.0, 15.0], [0.45, 0.15, 0.40],
+                            shape=(32, 32, 32))
+    k, bic = select_n_phases(three, (1, 2, 3, 4, 5), max_samples=20_000, n_init=2)
+    assert k == 3 and set(bic) == {1, 2, 3, 4, 5}
+    assert bic[2] - bic[3] > 100  # a missing phase costs far more than an extra one
+    two = _mixture_volume([60.0, 180.0], [10.0, 12.0], [0.5, 0.5], shape=(32, 32, 32), seed=3)
+    assert select_n_phases(two, (1, 2, 3, 4), max_samples=20_000, n_init=2)[0] == 2
+    # An unblurred, lightly noisy phantom: its three phases are three peaks.
+    truth = spheres_with_binder((28, 28, 28), radius=(3.0, 6.0), binder_thickness=1.5, seed=3)
+    vol = image_phantom(truth, (40.0, 120.0, 200.0), blur_sigma=0.0, read_noise=4.0, seed=4)
+    assert select_n_phases(vol, (2, 3, 4), n_init=2)[0] == 3
+    with pytest.raises(PhaseError):
+        select_n_phases(three, (0, 2))
 
 
 def test_posteriors_sum_to_one_with_dims_coords_and_attrs():

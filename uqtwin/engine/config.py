@@ -68,10 +68,18 @@ class DenoiseConfig:
 
 @dataclass(frozen=True)
 class SegmentConfig:
-    """``[segment]``: Gaussian-mixture posteriors and clean-up of each sample."""
+    """``[segment]``: Gaussian-mixture posteriors and clean-up of each sample.
+
+    ``min_feature_size`` (voxels): features thinner than this are segmentation noise; each
+    sample is smoothed by an opening then closing with a ball of diameter at most that size
+    (radius ``(min_feature_size - 1) // 2``; 0, 1 or 2: off). Real films thinner than it go
+    too, so it is off by default. ``min_island_voxels``: islands smaller than this are
+    merged into their neighbours (0: off).
+    """
 
     max_fit_voxels: int = 200_000
     min_island_voxels: int = 0
+    min_feature_size: int = 0
 
 
 @dataclass(frozen=True)
@@ -293,6 +301,10 @@ def check_config(cfg: RunConfig) -> RunConfig:
         if not isinstance(card, str):
             raise ConfigError(f"[phases] materials.{phase} must be a card name, got {card!r}")
         load_material(card)
+    g = cfg.segment
+    if g.max_fit_voxels < 1 or g.min_island_voxels < 0 or g.min_feature_size < 0:
+        raise ConfigError("[segment] max_fit_voxels must be >= 1, min_island_voxels and "
+                          "min_feature_size >= 0")
     s = cfg.sampler
     if s.kind not in SAMPLERS:
         raise ConfigError(f"[sampler] kind {s.kind!r} is not one of {', '.join(SAMPLERS)}")

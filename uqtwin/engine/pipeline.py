@@ -126,9 +126,12 @@ def draw_sample(
     sampler: EnsembleSampler, seed: int, segment: SegmentConfig, phases: Sequence[str]
 ) -> np.ndarray:
     """Stage 4: one cleaned microstructure (phase index per voxel) from the fitted model."""
-    from uqtwin.segment.cleanup import remove_islands
+    from uqtwin.segment.cleanup import opening_closing, remove_islands
 
     labels = sampler.sample(seed)
+    radius = (segment.min_feature_size - 1) // 2
+    if radius >= 1:
+        labels = opening_closing(labels, radius, n_phases=len(phases))
     if segment.min_island_voxels > 0:
         pore = list(phases).index("pore") if "pore" in phases else None
         labels = remove_islands(labels, segment.min_island_voxels, n_phases=len(phases),

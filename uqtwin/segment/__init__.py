@@ -8,7 +8,13 @@ from uqtwin.segment.cleanup import (
     remove_islands,
 )
 from uqtwin.segment.denoise import anscombe, denoise_nlm, estimate_noise_sd, inverse_anscombe
-from uqtwin.segment.mixture import MixtureModel, fit_mixture, most_probable, phase_posteriors
+from uqtwin.segment.mixture import (
+    MixtureModel,
+    fit_mixture,
+    most_probable,
+    phase_posteriors,
+    select_n_phases,
+)
 
 __all__ = [
     "CONNECTIVITY",
@@ -24,4 +30,5 @@ __all__ = [
     "percolates",
     "phase_posteriors",
     "remove_islands",
+    "select_n_phases",
 ]

@@ -187,6 +187,73 @@ def fit_mixture(
     return model
 
 
+def select_n_phases(
+    volume: xr.DataArray | np.ndarray,
+    candidates: Sequence[int] = (1, 2, 3, 4, 5, 6),
+    *,
+    seed: int = 0,
+    max_samples: int = 200_000,
+    n_init: int = 3,
+) -> tuple[int, dict[int, float]]:
+    """Number of phases by the Bayesian information criterion of a Gaussian mixture.
+
+    Every candidate ``K`` is fitted to the same random subsample (standardised grey
+    values, as :func:`fit_mixture`); the ``K`` of the lowest BIC wins.
+
+    Use it on data whose phases give Gaussian grey peaks (little blur). With a point spread
+    of the order of a voxel, interface voxels form a continuum between the peaks and the
+    criterion keeps adding components to fit it: on the shipped demo volume (3 phases,
+    blur 0.8 voxel) it chooses 6, raw or denoised. For such scans set the phases in the
+    configuration (``[phases] names``) and let the partial-volume model and the ambiguity
+    sampler handle the interfaces.
+
+    Parameters
+    ----------
+    volume : xarray.DataArray or ndarray, shape (nz, ny, nx)
+        Grey volume.
+    candidates : sequence of int
+        Numbers of phases to compare (each >= 1).
+    seed : int
+        Seed of the subsample and of the initialisations.
+    max_samples : int
+        Largest number of voxels used for the fits.
+    n_init : int
+        EM starts per candidate.
+
+    Returns
+    -------
+    n_phases : int
+        The candidate with the lowest BIC.
+    bic : dict of int to float
+        BIC of every candidate (lower is better; differences matter, not values).
+    """
+    ks = sorted({int(k) for k in candidates})
+    if not ks or ks[0] < 1:
+        raise PhaseError(f"candidates must be numbers of phases >= 1, got {list(candidates)!r}")
+    rng = np.random.default_rng(seed)
+    flat = _values(volume).reshape(-1)
+    if flat.size > max_samples:
+        flat = flat[rng.choice(flat.size, size=int(max_samples), replace=False)]
+    x = flat.astype(np.float64)
+    distinct = np.unique(x).size
+    ks = [k for k in ks if k <= distinct]
+    if not ks:
+        raise PhaseError(f"the volume holds {distinct} distinct grey value(s), fewer than "
+                         f"every candidate {sorted(candidates)}")
+    scale = float(x.std()) or 1.0
+    z = ((x - x.mean()) / scale)[:, None]
+    state = int(rng.integers(2**31 - 1))
+    bic = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for k in ks:
+            gm = GaussianMixture(n_components=k, covariance_type="full",
+                                 n_init=max(1, int(n_init)), init_params="k-means++",
+                                 max_iter=500, tol=1e-5, reg_covar=1e-6, random_state=state)
+            bic[k] = float(gm.fit(z).bic(z))
+    return min(bic, key=bic.get), bic
+
+
 def phase_posteriors(
     volume: xr.DataArray | np.ndarray,
     model: MixtureModel,
