@@ -139,16 +139,8 @@ def local_thickness(mask: np.ndarray, spacing: Sequence[float] = (1.0, 1.0, 1.0)
     if mask.all() or not np.all(spacing_arr == spacing_arr[0]):
         # Anisotropic voxels: scipy's float64 EDT with sampling, float ball test.
         return _thickness_from_distance(_distance(mask, spacing_arr), spacing_arr)
-    else:
-        # Isotropic voxels: squared EDT in voxel units (exact integers D, in float32),
-        # balls as integer sets |p - c|^2 < D, radius = spacing * sqrt(D).
-        sq = _squared_edt(mask)
-        dmax = int(sq.max())
-        table = _containment_table(dmax, _CLASSES)
-        keep = _prune_squared(sq, table, _OFFSETS, _OFFSET_CLASS)
-        out = _paint_squared(sq, keep, float(spacing_arr[0]), dmax, _n_slabs(mask.shape))
-    out *= np.float32(2.0)
-    return out
+    # Isotropic voxels: squared EDT in voxel units (exact integers D, in float32).
+    return _thickness_from_squared(_squared_edt(mask), float(spacing_arr[0]))
 
 
 def intrusion_size(
@@ -196,18 +188,28 @@ def _intrusion(mask: np.ndarray, spacing: np.ndarray, axis: int, side: int) -> n
         access = _access_radius(_distance(mask, spacing), axis, side)
         return _thickness_from_distance(access, spacing)
     level = _access_radius(_squared_edt(mask), axis, side).astype(np.float32)
-    dmax = int(level.max())
-    if dmax == 0:
-        return np.zeros(mask.shape, np.float32)
-    keep = _prune_squared(level, _containment_table(dmax, _CLASSES), _OFFSETS, _OFFSET_CLASS)
-    out = _paint_squared(level, keep, float(spacing[0]), dmax, _n_slabs(mask.shape))
-    out *= np.float32(2.0)
-    return out
+    return _thickness_from_squared(level, float(spacing[0]))
 
 
 def _n_slabs(shape: Sequence[int]) -> int:
     # Several z slabs per thread balance the painting load; each slab has one owner.
     return max(1, min(int(shape[0]), 8 * numba.get_num_threads()))
+
+
+def _thickness_from_squared(sq: np.ndarray, step: float) -> np.ndarray:
+    """The integer-lattice twin of :func:`_thickness_from_distance` (equal spacing ``step``).
+
+    ``sq`` holds exact squared radii D in voxel units (float32); each ball is the integer
+    set |p − c|² < D of radius ``step * sqrt(D)``, so voxels at exactly the radius are
+    never painted. Shared by local thickness and the intrusion size.
+    """
+    dmax = int(sq.max())
+    if dmax == 0:
+        return np.zeros(sq.shape, np.float32)
+    keep = _prune_squared(sq, _containment_table(dmax, _CLASSES), _OFFSETS, _OFFSET_CLASS)
+    out = _paint_squared(sq, keep, step, dmax, _n_slabs(sq.shape))
+    out *= np.float32(2.0)
+    return out
 
 
 def _thickness_from_distance(radius: np.ndarray, spacing: np.ndarray) -> np.ndarray:
@@ -240,42 +242,43 @@ def _distance(mask: np.ndarray, spacing: np.ndarray) -> np.ndarray:
 
 
 @numba.njit(cache=True)
+def _paint_ball(out, cz, cy, cx, rad, spacing, z0, z1):  # pragma: no cover - compiled
+    """Raise ``out`` to ``rad`` on the voxels strictly inside the ball, planes z0..z1-1."""
+    nz, ny, nx = out.shape
+    sz, sy, sx = spacing[0], spacing[1], spacing[2]
+    r2 = rad * rad
+    val = np.float32(rad)
+    ez = int(rad / sz)
+    for dz in range(max(-ez, z0 - cz), min(ez, z1 - 1 - cz) + 1):
+        z = cz + dz
+        rz = r2 - (dz * sz) ** 2
+        if rz <= 0.0:
+            continue
+        ey = int(np.sqrt(rz) / sy)
+        for dy in range(-ey, ey + 1):
+            y = cy + dy
+            if y < 0 or y >= ny:
+                continue
+            ry = rz - (dy * sy) ** 2
+            if ry <= 0.0:
+                continue
+            ex = int(np.sqrt(ry) / sx)
+            for dx in range(-ex, ex + 1):
+                x = cx + dx
+                if x < 0 or x >= nx or (dx * sx) ** 2 >= ry:
+                    continue
+                if out[z, y, x] < val:
+                    out[z, y, x] = val
+
+
+@numba.njit(cache=True)
 def _paint(shape, centres, radii, spacing):  # pragma: no cover - compiled
     """Running maximum of the radius of every ball covering each voxel (strictly inside)."""
     out = np.zeros(shape, np.float32)
     nz, ny, nx = shape
-    sz, sy, sx = spacing[0], spacing[1], spacing[2]
     for k in range(centres.shape[0]):
         c = centres[k]
-        cz = c // (ny * nx)
-        cy = (c // nx) % ny
-        cx = c % nx
-        rad = radii[k]
-        r2 = rad * rad
-        val = np.float32(rad)
-        ez = int(rad / sz)
-        for dz in range(-ez, ez + 1):
-            z = cz + dz
-            if z < 0 or z >= nz:
-                continue
-            rz = r2 - (dz * sz) ** 2
-            if rz <= 0.0:
-                continue
-            ey = int(np.sqrt(rz) / sy)
-            for dy in range(-ey, ey + 1):
-                y = cy + dy
-                if y < 0 or y >= ny:
-                    continue
-                ry = rz - (dy * sy) ** 2
-                if ry <= 0.0:
-                    continue
-                ex = int(np.sqrt(ry) / sx)
-                for dx in range(-ex, ex + 1):
-                    x = cx + dx
-                    if x < 0 or x >= nx or (dx * sx) ** 2 >= ry:
-                        continue
-                    if out[z, y, x] < val:
-                        out[z, y, x] = val
+        _paint_ball(out, c // (ny * nx), (c // nx) % ny, c % nx, radii[k], spacing, 0, nz)
     return out
 
 
@@ -426,8 +429,7 @@ def _paint_slabs(r, keep, spacing, rmax, nslab):  # pragma: no cover - compiled
     """
     nz, ny, nx = r.shape
     out = np.zeros(r.shape, np.float32)
-    sz, sy, sx = spacing[0], spacing[1], spacing[2]
-    halo = int(rmax / sz) + 1
+    halo = int(rmax / spacing[0]) + 1
     for b in numba.prange(nslab):
         z0 = b * nz // nslab
         z1 = (b + 1) * nz // nslab
@@ -436,30 +438,7 @@ def _paint_slabs(r, keep, spacing, rmax, nslab):  # pragma: no cover - compiled
                 for cx in range(nx):
                     if not keep[cz, cy, cx]:
                         continue
-                    rad = r[cz, cy, cx]
-                    r2 = rad * rad
-                    val = np.float32(rad)
-                    ez = int(rad / sz)
-                    for dz in range(max(-ez, z0 - cz), min(ez, z1 - 1 - cz) + 1):
-                        z = cz + dz
-                        rz = r2 - (dz * sz) ** 2
-                        if rz <= 0.0:
-                            continue
-                        ey = int(np.sqrt(rz) / sy)
-                        for dy in range(-ey, ey + 1):
-                            y = cy + dy
-                            if y < 0 or y >= ny:
-                                continue
-                            ry = rz - (dy * sy) ** 2
-                            if ry <= 0.0:
-                                continue
-                            ex = int(np.sqrt(ry) / sx)
-                            for dx in range(-ex, ex + 1):
-                                x = cx + dx
-                                if x < 0 or x >= nx or (dx * sx) ** 2 >= ry:
-                                    continue
-                                if out[z, y, x] < val:
-                                    out[z, y, x] = val
+                    _paint_ball(out, cz, cy, cx, r[cz, cy, cx], spacing, z0, z1)
     return out
 
 
