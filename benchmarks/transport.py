@@ -16,6 +16,7 @@ Peers that are not installed are skipped (``pip install .[bench]``). Usage::
 
     OMP_WAIT_POLICY=PASSIVE python benchmarks/transport.py [--sizes 128 200] [--no-peers]
     OMP_WAIT_POLICY=PASSIVE python benchmarks/transport.py --ensemble-only [--ensemble 32]
+    OMP_WAIT_POLICY=PASSIVE python benchmarks/transport.py --memory 500
 """
 
 from __future__ import annotations
@@ -107,6 +108,25 @@ def _spawn(solver, image, axis, tol=None, timeout=1800):
     return {"error": (p.stderr.strip().splitlines() or ["failed"])[-1][:200]}
 
 
+def _memory(n):
+    """Peak resident memory of one solve of an ``n``³ random medium (porosity 0.45)."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(0)
+    f = ndimage.gaussian_filter(rng.standard_normal((n,) * 3, dtype=np.float32), n / 60)
+    im = f < np.quantile(f[::4, ::4, ::4], 0.45)
+    del f
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "field.npy"
+        np.save(path, im)
+        r = _spawn("uqtwin", path, 0, timeout=3600)
+    print(json.dumps({"memory": n, **r}))
+    if "error" not in r:
+        print(f"\n{n}³ random field (porosity {im.mean():.3f}), axis 0: τ = {r['tau']:.4f}, "
+              f"{r['seconds']:.1f} s, {r['iterations']} CG iterations, peak RSS "
+              f"{r['peak_rss_gb']:.2f} GB (the solving process, input included)")
+
+
 def _available(name):
     try:
         __import__(name)
@@ -140,17 +160,22 @@ def _perturb(im, rng, fraction=0.02):
     return out.reshape(im.shape)
 
 
-def _ensemble(im, n_samples):
+def _ensemble(im, n_samples, chunk=8):
     """The engine's warm-start path on ``n_samples`` perturbed copies of ``im`` (pore = True).
 
     Exactly what a run with ``tortuosity_factor = {warm_start = true}`` does: the
-    ``prepare`` hook solves the reference (most probable segmentation) once, then every
-    sample's ``compute_quantities`` (three axes, phase "pore") starts from it. Timed
-    against one cold ``compute_quantities`` of the reference (the same three solves);
-    every sample is also solved cold, right after its warm solve (so both see the same
-    load on a shared machine), to check that τ agrees and to give a load-robust "one
-    cold solve" time: the median of all cold solves.
+    ``prepare`` hook solves the reference (most probable segmentation) once, then the
+    samples' ``compute_quantities`` (three axes, phase "pore") start from it, run by the
+    engine's local scheduler (:func:`uqtwin.engine.local.compute_local`: dask threads, one
+    sample per core, each with ``cores // workers`` compiled threads). Timed against one
+    cold ``compute_quantities`` with all cores (the same three solves). The samples go in
+    chunks of ``chunk``; after each chunk its samples are solved cold one after the other
+    (so warm and cold see the same load on a shared machine; τ must agree) and one at a
+    time warm (the serial figure). "One cold solve" is the median of all cold solves.
     """
+    import dask
+
+    from uqtwin.engine.local import compute_local, threads_per_task, with_compiled_threads
     from uqtwin.microstructure import Microstructure
     from uqtwin.quantities.registry import compute_quantities, prepare_context
     from uqtwin.solvers import solve_axis
@@ -179,16 +204,27 @@ def _ensemble(im, n_samples):
     t_prepare = time.perf_counter() - t0
     rng = np.random.default_rng(0)
     samples = [_perturb(im, rng) for _ in range(n_samples)]
-    warm, cold, t_w, t_c = [], [], [], []
-    for s in samples:
+    threads = threads_per_task(None)
+    warm, cold, t_c = [], [], []
+    t_warm = t_serial = 0.0
+    for lo in range(0, n_samples, chunk):
+        part = samples[lo:lo + chunk]
+        tasks = [dask.delayed(with_compiled_threads, pure=False)(
+            threads, compute_quantities, ms_of(s, context), ["tortuosity_factor"],
+            phases=["pore"], options=opts) for s in part]
         t0 = time.perf_counter()
-        warm.append(compute_quantities(ms_of(s, context), ["tortuosity_factor"],
-                                       phases=["pore"], options=opts))
-        t1 = time.perf_counter()
-        cold.append(compute_quantities(ms_of(s), ["tortuosity_factor"], phases=["pore"]))
-        t_w.append(t1 - t0)
-        t_c.append(time.perf_counter() - t1)
-    t_warm, t_cold_all = sum(t_w), sum(t_c)
+        warm.extend(compute_local(tasks, None))
+        t_warm += time.perf_counter() - t0
+        for s in part:
+            t1 = time.perf_counter()
+            cold.append(compute_quantities(ms_of(s), ["tortuosity_factor"], phases=["pore"]))
+            t_c.append(time.perf_counter() - t1)
+        t0 = time.perf_counter()
+        for s in part:
+            compute_quantities(ms_of(s, context), ["tortuosity_factor"], phases=["pore"],
+                               options=opts)
+        t_serial += time.perf_counter() - t0
+    t_cold_all = sum(t_c)
     t_cold_median = float(np.median([t_cold, *t_c]))
     tw = np.array([tau(d) for d in warm])
     tc = np.array([tau(d) for d in cold])
@@ -199,9 +235,11 @@ def _ensemble(im, n_samples):
                       for s in samples[:n_tight]])
     return {"samples": n_samples, "cold_seconds": t_cold, "cold_median_seconds": t_cold_median,
             "cold_iterations": iters(cold_ref).tolist(), "prepare_seconds": t_prepare,
+            "threads_per_sample": threads, "cores": os.cpu_count(),
             "ensemble_seconds": t_warm, "ratio": t_warm / t_cold_median,
             "ratio_vs_reference_solve": t_warm / t_cold,
             "ratio_with_prepare": (t_warm + t_prepare) / t_cold_median,
+            "serial_seconds": t_serial, "serial_ratio": t_serial / t_cold_median,
             "warm_iterations_mean": float(np.mean([iters(d) for d in warm])),
             "cold_iterations_mean": float(np.mean([iters(d) for d in cold])),
             "cold_ensemble_seconds": t_cold_all,
@@ -221,6 +259,9 @@ def main(argv=None):
     ap.add_argument("--ensemble", type=int, default=32)
     ap.add_argument("--ensemble-only", action="store_true",
                     help="only the ensemble timing (no per-solver cases)")
+    ap.add_argument("--memory", type=int, default=0, metavar="N",
+                    help="only a memory check: one uqtwin solve (axis 0) of an N³ "
+                         "thresholded Gaussian random field in its own process")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--solver", help=argparse.SUPPRESS)
     ap.add_argument("--image", help=argparse.SUPPRESS)
@@ -229,6 +270,8 @@ def main(argv=None):
     args = ap.parse_args(argv)
     if args.child:
         return _child(args)
+    if args.memory:
+        return _memory(args.memory)
 
     peers = [] if args.no_peers else [p for p in ("taufactor", "porespy") if _available(p)]
     cases = []
@@ -281,7 +324,8 @@ def main(argv=None):
 
 def _print_ensemble(ens):
     fmt = ", ".join
-    print(f"\nEnsemble (engine path: prepare hook + compute_quantities, tortuosity_factor "
+    print(f"\nEnsemble (engine path: prepare hook + compute_quantities through the engine's "
+          f"local scheduler, tortuosity_factor "
           f"warm_start=true, phase pore, 3 axes), {ens['samples']} samples of blobs 128³ "
           f"with 2 % of the interface voxels flipped:\n")
     print("| | time [s] | × one cold solve | CG iterations (z, y, x) |")
@@ -293,9 +337,12 @@ def _print_ensemble(ens):
           f"{ens['cold_seconds'] / c:.2f} | {fmt(str(i) for i in ens['cold_iterations'])} |")
     print(f"| prepare hook (reference solve kept for reuse) | {ens['prepare_seconds']:.2f} | "
           f"{ens['prepare_seconds'] / c:.2f} | |")
-    print(f"| {ens['samples']} samples, warm start | {ens['ensemble_seconds']:.1f} | "
+    print(f"| {ens['samples']} samples, warm start, engine ({ens['cores']} at once, "
+          f"{ens['threads_per_sample']} thread each) | {ens['ensemble_seconds']:.1f} | "
           f"**{ens['ratio']:.2f}** ({ens['ratio_with_prepare']:.2f} with the prepare hook) | "
           f"mean {ens['warm_iterations_mean']:.1f} |")
+    print(f"| {ens['samples']} samples, warm start, one at a time (all threads each) | "
+          f"{ens['serial_seconds']:.1f} | {ens['serial_ratio']:.2f} | |")
     print(f"| {ens['samples']} samples, cold | {ens['cold_ensemble_seconds']:.1f} | "
           f"{ens['cold_ensemble_seconds'] / c:.2f} | mean {ens['cold_iterations_mean']:.1f} |")
     spread = zip(ens['tau_mean'], ens['tau_std'], strict=True)

@@ -74,6 +74,49 @@ def test_same_seed_same_numbers_whatever_the_workers(small_volume, tmp_path):
     assert not np.array_equal(one.volume_fraction.values, other.volume_fraction.values)
 
 
+def test_samples_side_by_side_give_the_bits_of_samples_one_at_a_time(small_volume, tmp_path):
+    # with 2 workers each sample's compiled kernels get half the threads: the solver,
+    # the surface meshes and the pore sizes must not change a bit with the thread count
+    names = ["tortuosity_factor", "specific_surface_area", "pore_size_distribution"]
+    runs = []
+    for workers in (1, 2):
+        cfg = _cfg(small_volume, tmp_path / str(workers), n_samples=4)
+        cfg = cfg.replace(quantities=cfg.quantities.__class__(names=names),
+                          engine=cfg.engine.__class__(workers=workers))
+        runs.append(run(cfg))
+    _same(*runs)
+    assert np.isfinite(runs[0].tortuosity_factor.sel(phase="pore").values).all()
+
+
+def test_threads_per_task_share_the_cores():
+    import numba
+
+    from uqtwin.engine.local import threads_per_task, with_compiled_threads
+
+    total = numba.config.NUMBA_NUM_THREADS
+    assert threads_per_task(1) == total
+    assert threads_per_task(total) == 1
+    assert threads_per_task(4 * total) == 1  # never zero
+    before = numba.get_num_threads()
+    seen = with_compiled_threads(1, numba.get_num_threads)
+    assert seen == 1
+    assert numba.get_num_threads() == before  # restored for the next task
+
+
+def test_compute_local_reports_each_finished_task():
+    import dask
+
+    from uqtwin.engine.local import compute_local, with_compiled_threads
+
+    tasks = [dask.delayed(with_compiled_threads, pure=False)(1, pow, i, 2,
+                                                             dask_key_name=f"t-{i}")
+             for i in range(5)]
+    done = {}
+    results = compute_local(tasks, 2, lambda key, result: done.__setitem__(key, result))
+    assert results == (0, 1, 4, 9, 16)
+    assert done == {f"t-{i}": i * i for i in range(5)}
+
+
 def test_interrupted_run_resumes_to_identical_results(small_volume, tmp_path):
     reference = run(_cfg(small_volume, tmp_path / "ref"))
     cfg = _cfg(small_volume, tmp_path / "cut")

@@ -335,3 +335,101 @@ def test_warm_start_fills_a_cluster_the_sample_joins():
     warm = solve_axis(k2, (1.0, 1.0, 1.0), 0, x0=ref.warm_start)
     assert warm.effective[0] == pytest.approx(exact.effective[0], rel=1e-4)
     assert warm.iterations < cold.iterations
+
+
+def test_reported_change_is_the_drop_of_the_dissipation_between_iterates():
+    # the stopping test tracks the dissipation through CG's recurrence (no pass over the
+    # volume per iteration); it must equal the dissipation evaluated from the iterates
+    k = _random_medium((24, 24, 24), 12)
+    for m in (2, 3, 4):
+        opts = [SolverOptions(flux_tol=0.0, change_tol=0.0, max_iter=i) for i in (m - 1, m)]
+        before, after = (solve_axis(k, (1.0, 1.0, 1.0), 2, options=o) for o in opts)
+        direct = (before.effective[2] - after.effective[2]) / after.effective[2]
+        assert after.change == pytest.approx(direct, rel=1e-3, abs=1e-9)
+
+
+@pytest.mark.parametrize("periodic", [(False, False, False), (True, False, True)])
+def test_tensor_shares_conductances_across_axes_without_changing_any_solve(periodic):
+    # effective_tensor computes the face conductances once and only re-drives the two
+    # outer layers per axis: every column must be the bits of the single-axis solve
+    k = _random_medium((20, 18, 22), 13, porosity=0.5)
+    opts = SolverOptions(periodic=periodic)
+    spacing = (1.0, 0.7, 1.3)
+    tensor = effective_tensor(k, spacing, options=opts)
+    for axis in range(3):
+        single = solve_axis(k, spacing, axis, options=opts)
+        np.testing.assert_array_equal(tensor.axes[axis].effective, single.effective)
+        assert tensor.axes[axis].iterations == single.iterations
+
+
+def test_tensor_with_contact_resistance_matches_the_single_axis_solves():
+    from scipy import ndimage
+
+    k = _random_medium((20, 20, 20), 14, porosity=0.6)
+    particles, _ = ndimage.label(k > 0)
+    particles = np.where(k > 0, 1 + (np.arange(k.size).reshape(k.shape) // 1000) % 3, 0)
+    tensor = effective_tensor(k, particles=particles, contact_resistance=0.5)
+    for axis in range(3):
+        single = solve_axis(k, (1.0, 1.0, 1.0), axis, particles=particles,
+                            contact_resistance=0.5)
+        np.testing.assert_allclose(tensor.axes[axis].effective, single.effective, rtol=1e-6,
+                                   atol=1e-9)
+
+
+def test_same_numbers_for_any_number_of_compiled_threads():
+    # the engine runs samples side by side with fewer threads each: the solver's sums
+    # are taken per plane, so the thread count does not change a single bit
+    import numba
+
+    k = _random_medium((24, 20, 28), 15)
+    runs = []
+    previous = numba.get_num_threads()
+    try:
+        for n in sorted({1, numba.config.NUMBA_NUM_THREADS}):
+            numba.set_num_threads(n)
+            runs.append(effective_tensor(k).tensor)
+    finally:
+        numba.set_num_threads(previous)
+    for t in runs[1:]:
+        np.testing.assert_array_equal(t, runs[0])
+
+
+@pytest.mark.parametrize("axis", [0, 1, 2])
+def test_redriven_coarse_grids_equal_grids_coarsened_from_the_driven_faces(axis):
+    from uqtwin.solvers.multigrid import coarsen_levels, redrive_levels, restore_levels
+    from uqtwin.solvers.operators import face_conductances
+
+    k = _random_medium((21, 18, 23), 16)  # odd sizes: coarse cells with one child
+    driven = face_conductances(k, (1.0, 0.8, 1.2), axis)
+    base = face_conductances(k, (1.0, 0.8, 1.2), None)
+    direct = coarsen_levels(*driven, coarsest_size=64)
+    shared = coarsen_levels(*[g.copy() for g in base], coarsest_size=64)
+    before = [tuple(g.copy() for g in (lv.gz, lv.gy, lv.gx)) for lv in shared]
+    fine = (shared[0].gz, shared[0].gy, shared[0].gx)
+    for g, d in zip(fine, driven, strict=True):
+        g[...] = d
+    saved = redrive_levels(shared, axis)
+    for a, b in zip(direct, shared, strict=True):
+        for ga, gb in zip((a.gz, a.gy, a.gx), (b.gz, b.gy, b.gx), strict=True):
+            np.testing.assert_array_equal(ga, gb)
+    restore_levels(shared, axis, saved)
+    for lv, old in zip(shared[1:], before[1:], strict=True):
+        for g, o in zip((lv.gz, lv.gy, lv.gx), old, strict=True):
+            np.testing.assert_array_equal(g, o)
+
+
+def test_w_and_v_cycles_converge_to_the_same_answer():
+    k = _random_medium((28, 28, 28), 17, porosity=0.45)
+    tight = solve_axis(k, (1.0, 1.0, 1.0), 0, options=TIGHT).effective[0]
+    w = solve_axis(k, (1.0, 1.0, 1.0), 0)
+    v = solve_axis(k, (1.0, 1.0, 1.0), 0, options=SolverOptions(cycle="V"))
+    for s in (w, v):
+        assert s.converged and s.effective[0] == pytest.approx(tight, rel=1e-4)
+    assert w.iterations <= v.iterations
+
+
+def test_solver_options_are_checked():
+    with pytest.raises(ValueError, match="cycle"):
+        SolverOptions(cycle="F")
+    with pytest.raises(ValueError, match="sweeps"):
+        SolverOptions(coarse_sweeps=0)

@@ -22,6 +22,7 @@ import xarray as xr
 
 from uqtwin import __version__
 from uqtwin.engine.config import RunConfig, SegmentConfig
+from uqtwin.engine.local import compute_local, threads_per_task, with_compiled_threads
 from uqtwin.engine.store import SampleStore, fingerprint
 from uqtwin.errors import UqtwinInputError
 from uqtwin.microstructure import Microstructure
@@ -193,18 +194,13 @@ def _ensemble_fingerprint(cfg: RunConfig, input_sha256: str) -> str:
 
 
 def _compute_local(tasks, workers: int | None, on_done: Callable[[int, xr.Dataset], None]):
-    import dask
-    from dask.callbacks import Callback
+    # a finished sample is saved before the next one is collected, so an interruption
+    # loses none
+    def finished(key, result):
+        if isinstance(key, str) and key.startswith("uqtwin-sample-"):
+            on_done(*result)
 
-    class _Persist(Callback):
-        # Called in the scheduler's own thread as each task finishes: a finished sample
-        # is saved before the next one is collected, so an interruption loses none.
-        def _posttask(self, key, result, dsk, state, worker_id):
-            if isinstance(key, str) and key.startswith("uqtwin-sample-"):
-                on_done(*result)
-
-    with _Persist():
-        dask.compute(*tasks, scheduler="threads", num_workers=workers)
+    compute_local(tasks, workers, finished)
 
 
 def _compute_distributed(address: str, sampler, context, jobs, rest, on_done) -> None:
@@ -313,9 +309,11 @@ def run(
 
         post = dask.delayed(prepared.sampler, name="uqtwin-sampler", traverse=False)
         ctx = dask.delayed(context, name="uqtwin-context", traverse=False)
+        threads = threads_per_task(cfg.engine.workers)
         tasks = [
-            dask.delayed(evaluate_sample, pure=False)(
-                i, seed, post, ctx, *rest, dask_key_name=f"uqtwin-sample-{i}"
+            dask.delayed(with_compiled_threads, pure=False)(
+                threads, evaluate_sample, i, seed, post, ctx, *rest,
+                dask_key_name=f"uqtwin-sample-{i}",
             )
             for i, seed in jobs
         ]

@@ -240,7 +240,7 @@ def triangle_areas(
     return areas
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, parallel=True, nogil=True)
 def _areas_status(verts, faces, lo, hi):  # pragma: no cover - compiled
     """Area of every triangle, and 0 inside the box / 1 outside / 2 crossing a side."""
     nf = faces.shape[0]
@@ -318,7 +318,7 @@ def _clip(tri, owner, axis, value, *, keep_above):
     return np.concatenate(out_tri), np.concatenate(out_own)
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, parallel=True, nogil=True)
 def _thin_voxels(m):  # pragma: no cover - compiled
     """Voxels one voxel thin along at least two axes (rods, isolated voxels, rod tips).
 
@@ -453,7 +453,7 @@ def _cube_faces(code: int) -> set[tuple[int, int]]:
     return {(others[0], a), (others[1], b)}
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _case(m, z, y, x):  # pragma: no cover - compiled
     """Configuration index of the cube with lowest corner (z, y, x)."""
     return (np.int64(m[z, y, x]) | np.int64(m[z, y, x + 1]) << 1
@@ -462,7 +462,7 @@ def _case(m, z, y, x):  # pragma: no cover - compiled
             | np.int64(m[z + 1, y + 1, x]) << 6 | np.int64(m[z + 1, y + 1, x + 1]) << 7)
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, parallel=True, nogil=True)
 def _count_layers(m, n_tri, centre, n_edge):  # pragma: no cover - compiled
     """Per z slice: cut y/x edges, cut z edges to the next slice, centres, triangles and
     (an upper bound of) the mesh edges of the layer of cubes above it."""
@@ -500,7 +500,7 @@ def _count_layers(m, n_tri, centre, n_edge):  # pragma: no cover - compiled
     return counts
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, inline="always", nogil=True)
 def _owns_edge(m, case, e, z, y, x, n_edge, edge, upper, ambiguous,
                across):  # pragma: no cover - compiled
     """Whether cube (z, y, x) lists its mesh edge e (see :func:`_cube_tables`): always
@@ -517,7 +517,7 @@ def _owns_edge(m, case, e, z, y, x, n_edge, edge, upper, ambiguous,
     return not _across_has(m, case, e, z, y, x, up, n_edge, edge, across)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _across_has(m, case, e, z, y, x, up, n_edge, edge, across):  # pragma: no cover
     """Whether the cube across upper face ``up`` has edge e of cube (z, y, x)."""
     other = _case(m, z + (up == 0), y + (up == 1), x + (up == 2))
@@ -531,7 +531,7 @@ def _across_has(m, case, e, z, y, x, up, n_edge, edge, across):  # pragma: no co
     return False
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _flat(p0, p1, p2, offset, shape):  # pragma: no cover - compiled
     """Flat index in the original volume of padded voxel p (the pad mirrors the box)."""
     q = (p0 + offset[0], p1 + offset[1], p2 + offset[2])
@@ -546,7 +546,7 @@ def _flat(p0, p1, p2, offset, shape):  # pragma: no cover - compiled
     return out
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _put_pair(v, p0, p1, p2, q0, q1, q2, m, offset, shape, inside,
               outside):  # pragma: no cover - compiled
     """Vertex ``v`` lies between voxels p and q of different phase: record which is inside."""
@@ -560,7 +560,7 @@ def _put_pair(v, p0, p1, p2, q0, q1, q2, m, offset, shape, inside,
         outside[v] = ia
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _put_edge(v, z, y, x, axis, m, thin, use_thin, offset, shape, spacing, start, inside,
               outside, fixed):  # pragma: no cover - compiled
     """Record the vertex at the midpoint of the edge from voxel (z, y, x) along axis."""
@@ -575,7 +575,7 @@ def _put_edge(v, z, y, x, axis, m, thin, use_thin, offset, shape, spacing, start
         fixed[v] = thin[z, y, x] or thin[z2, y2, x2]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _slice_ids(m, s, ids, first, write, thin, use_thin, offset, shape, spacing, start,
                inside, outside, fixed):  # pragma: no cover - compiled
     """Number the cut y and x edges of slice s from ``first`` (recording them if write)."""
@@ -598,7 +598,7 @@ def _slice_ids(m, s, ids, first, write, thin, use_thin, offset, shape, spacing, 
                 k += 1
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, parallel=True, nogil=True)
 def _march(m, thin, use_thin, counts, n_tri, tri, centre, n_edge, edge, upper, ambiguous,
            across, offset, shape, spacing, index_like):  # pragma: no cover - compiled
     """Marching cubes on a binary (uint8) volume, one z layer of cubes per task.
@@ -690,7 +690,7 @@ def _march(m, thin, use_thin, counts, n_tri, tri, centre, n_edge, edge, upper, a
     return start, faces, (edges, edge_ranges), inside, outside, fixed
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, inline="always", nogil=True)
 def _vertex_id(code, y, x, id_lo, id_hi, id_z, mid):  # pragma: no cover - compiled
     """Index of the vertex with local ``code`` in the cube at (y, x) of the layer."""
     if code < 4:
@@ -704,7 +704,7 @@ def _vertex_id(code, y, x, id_lo, id_hi, id_z, mid):  # pragma: no cover - compi
     return mid
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _put_centre(v, z, y, x, m, thin, use_thin, offset, shape, spacing, start, inside,
                 outside, fixed):  # pragma: no cover - compiled
     """Record a cube-centre vertex; its voxel pair is the cube's first cut edge.
@@ -738,7 +738,7 @@ def _put_centre(v, z, y, x, m, thin, use_thin, offset, shape, spacing, start, in
         fixed[v] = frozen
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _neighbour_table(edges, ranges, n, fixed):  # pragma: no cover - compiled
     """Edge neighbours of every vertex, in ``_SLOTS`` slots plus a CSR overflow.
 
@@ -866,5 +866,6 @@ def _taubin_kernel(start, table, extra_ptr, extra, degree, half, iterations, lam
         start[v, 2] += cur[v, 2]
 
 
-_taubin_serial = numba.njit(cache=True, error_model="numpy")(_taubin_kernel)
-_taubin_parallel = numba.njit(cache=True, parallel=True, error_model="numpy")(_taubin_kernel)
+_taubin_serial = numba.njit(cache=True, error_model="numpy", nogil=True)(_taubin_kernel)
+_taubin_parallel = numba.njit(cache=True, parallel=True, error_model="numpy",
+                              nogil=True)(_taubin_kernel)

@@ -104,7 +104,7 @@ def segment_particles(
     return labels.astype(np.int32)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _dynamic_peaks(dt, order, h):  # pragma: no cover - compiled
     """Label the maxima of ``dt`` whose dynamic is at least ``h`` (26-connectivity).
 

@@ -241,7 +241,7 @@ def _distance(mask: np.ndarray, spacing: np.ndarray) -> np.ndarray:
     return ndi.distance_transform_edt(mask, sampling=spacing)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _paint_ball(out, cz, cy, cx, rad, spacing, z0, z1):  # pragma: no cover - compiled
     """Raise ``out`` to ``rad`` on the voxels strictly inside the ball, planes z0..z1-1."""
     nz, ny, nx = out.shape
@@ -271,7 +271,7 @@ def _paint_ball(out, cz, cy, cx, rad, spacing, z0, z1):  # pragma: no cover - co
                     out[z, y, x] = val
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _paint(shape, centres, radii, spacing):  # pragma: no cover - compiled
     """Running maximum of the radius of every ball covering each voxel (strictly inside)."""
     out = np.zeros(shape, np.float32)
@@ -282,7 +282,7 @@ def _paint(shape, centres, radii, spacing):  # pragma: no cover - compiled
     return out
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, parallel=True, nogil=True)
 def _squared_edt(mask):  # pragma: no cover - compiled
     """Exact squared Euclidean distance (voxel units) to the nearest False voxel centre.
 
@@ -337,7 +337,7 @@ def _squared_edt(mask):  # pragma: no cover - compiled
     return d
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _envelope(f, g, v, zb):  # pragma: no cover - compiled
     """g[q] = min_p f[p] + (q - p)**2 (exact for integer f), inf entries of f skipped."""
     n = f.shape[0]
@@ -374,7 +374,7 @@ def _envelope(f, g, v, zb):  # pragma: no cover - compiled
         g[q] = (q - p) * (q - p) + f[p]
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, parallel=True, nogil=True)
 def _prune_parallel(r, spacing):  # pragma: no cover - compiled
     """Keep only the balls not inside a neighbour's ball, threaded over z planes.
 
@@ -418,7 +418,7 @@ def _prune_parallel(r, spacing):  # pragma: no cover - compiled
     return keep
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, parallel=True, nogil=True)
 def _paint_slabs(r, keep, spacing, rmax, nslab):  # pragma: no cover - compiled
     """:func:`_paint` of the kept centres, threaded over z slabs.
 
@@ -442,7 +442,7 @@ def _paint_slabs(r, keep, spacing, rmax, nslab):  # pragma: no cover - compiled
     return out
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _isqrt(n):  # pragma: no cover - compiled
     """Largest integer whose square is at most ``n`` (n >= 0)."""
     k = int(np.sqrt(np.float64(n)))
@@ -463,7 +463,7 @@ _CLASSES = np.array([(1, 0, 0), (1, 1, 0), (1, 1, 1)], np.int64)
 _OFFSET_CLASS = np.array([int(np.count_nonzero(o)) - 1 for o in _OFFSETS], np.int64)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _containment_table(dmax, classes):  # pragma: no cover - compiled
     """m[k, D] = max |q - e|^2 over lattice q with |q|^2 < D, for e = ``classes[k]`` (by
     symmetry of the ball the maximum depends only on the sorted |components| of e).
@@ -498,7 +498,7 @@ def _containment_table(dmax, classes):  # pragma: no cover - compiled
     return m
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, parallel=True, nogil=True)
 def _prune_squared(sq, table, offsets, offset_class):  # pragma: no cover - compiled
     """Centres whose integer ball is not inside a neighbour's (exact test, see
     :func:`_containment_table`); threaded over z planes."""
@@ -524,7 +524,7 @@ def _prune_squared(sq, table, offsets, offset_class):  # pragma: no cover - comp
     return keep
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, parallel=True, nogil=True)
 def _paint_squared(sq, keep, scale, dmax, nslab):  # pragma: no cover - compiled
     """Running maximum of scale * sqrt(D) over the integer balls |p - c|^2 < D of the
     kept centres, threaded over z slabs owned by one iteration each (race-free, order-
@@ -567,7 +567,7 @@ def _access_radius(dt: np.ndarray, axis: int, side: int) -> np.ndarray:
     return _access_union_find(np.ascontiguousarray(dt, dtype=np.float64), order, axis, side)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _find(parent, i):  # pragma: no cover - compiled
     """Root of ``i`` in a union-find forest, compressing the path (also used by the
     particle watershed in :mod:`uqtwin.quantities.particle_size`)."""
@@ -581,7 +581,7 @@ def _find(parent, i):  # pragma: no cover - compiled
     return root
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _access_union_find(dt, order, axis, side):  # pragma: no cover - compiled
     # Voxels join in descending dt; when a component first reaches the inlet at level
     # r (the dt of the voxel just added), all its members are accessible at r, and every

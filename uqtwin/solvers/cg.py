@@ -46,10 +46,11 @@ def pcg(
     x: np.ndarray,
     *,
     residual: Callable[[np.ndarray, np.ndarray], None],
-    monitor: Callable[[int, np.ndarray], bool],
+    monitor: Callable[[int, np.ndarray, float], bool],
     max_iter: int = 500,
     restart_tol: float = 1e-7,
     max_restarts: int = 6,
+    work: tuple[np.ndarray, ...] | None = None,
 ) -> CGResult:
     """Solve ``A x = b`` in place by preconditioned CG with residual replacement.
 
@@ -72,8 +73,10 @@ def pcg(
     residual : callable
         ``residual(x, out)`` writes ``b − A x`` into ``out``.
     monitor : callable
-        ``monitor(iteration, x) -> bool``: True stops (converged). Called after every
-        iteration.
+        ``monitor(iteration, x, drop) -> bool``: True stops (converged). Called after
+        every iteration; ``drop = α (r·z) = (r·z)² / (p·Ap)`` is how much the step
+        lowered ``xᵀAx − 2bᵀx`` (the energy CG minimises), known without a pass over
+        the volume.
     max_iter : int
         Iteration limit.
     restart_tol : float
@@ -81,18 +84,22 @@ def pcg(
     max_restarts : int
         After this many restarts a tiny true residual is accepted as converged (the
         precision floor is reached).
+    work : tuple of 4 ndarrays, optional
+        Scratch arrays shaped and typed like ``b`` (reused across solves of one size).
+        Their interiors are overwritten; their ghost frames must be zero (the kernels
+        only write ghosts along periodic axes, through the caller's callbacks).
 
     Returns
     -------
     CGResult
     """
-    r = np.zeros(x.shape, dtype=b.dtype)
-    q = np.zeros_like(r)
-    z = np.zeros_like(r)
+    if work is None:
+        work = tuple(np.zeros(x.shape, dtype=b.dtype) for _ in range(4))
+    r, q, z, p = work
     residual(x, r)
     bnorm = np.sqrt(dot(b, b)) or 1.0
     precondition(r, z)
-    p = z.copy()
+    p[...] = z
     rz = dot(r, z)
     rnorm = np.sqrt(dot(r, r)) / bnorm
     if rnorm == 0.0:
@@ -105,7 +112,7 @@ def pcg(
             return CGResult(it - 1, True, rnorm)
         rr = cg_update(x, r, p, q, rz / pq)
         rnorm = np.sqrt(rr) / bnorm
-        if monitor(it, x):
+        if monitor(it, x, rz * rz / pq):
             return CGResult(it, True, rnorm)
         if rnorm < restart_tol:
             residual(x, r)

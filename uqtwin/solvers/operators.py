@@ -44,6 +44,15 @@ def padded_zeros(shape, dtype=np.float32) -> np.ndarray:
     return np.zeros((nz + 2, ny + 2, nx + 2), dtype=dtype)
 
 
+def outer_face_layers(g: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """Views of the first and last layers of faces normal to ``axis`` (kept 3-D)."""
+    n = g.shape[axis]
+    first = [slice(None)] * 3
+    last = [slice(None)] * 3
+    first[axis], last[axis] = slice(0, 1), slice(n - 1, n)
+    return g[tuple(first)], g[tuple(last)]
+
+
 def fill_ghosts(x: np.ndarray, periodic) -> None:
     """Copy the opposite side into the ghost frame along the periodic axes (in place)."""
     if periodic[0]:
@@ -70,7 +79,7 @@ def _harmonic_faces(k_lo: np.ndarray, k_hi: np.ndarray, geom: float) -> np.ndarr
 def face_conductances(
     k: np.ndarray,
     spacing,
-    axis: int,
+    axis: int | None,
     *,
     periodic=(False, False, False),
     particles: np.ndarray | None = None,
@@ -85,9 +94,10 @@ def face_conductances(
         Conductivity (or diffusivity) of every voxel; 0 for voxels outside the solve.
     spacing : tuple of 3 floats
         Voxel size along (z, y, x), in any length unit ``ℓ``.
-    axis : int
+    axis : int or None
         Driven axis (0, 1 or 2): its two outer faces get fixed values, half a voxel
-        outside the first and last cell centres.
+        outside the first and last cell centres. None: no driven axis (the solver then
+        sets the driven faces per axis, sharing the rest).
     periodic : tuple of 3 bools
         Periodic wrap along each axis; ignored for the driven axis. Non-periodic,
         non-driven sides are insulated (no flux).
@@ -183,7 +193,7 @@ def _outer(mode, k_here, k_other, geom):  # pragma: no cover - compiled
     return 0.0
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, nogil=True)
 def _faces_kernel(k, geom, modes, gz, gy, gx):  # pragma: no cover - compiled
     """Fused :func:`face_conductances` without contact resistance (float64 arithmetic)."""
     nz, ny, nx = k.shape
@@ -233,7 +243,21 @@ def dirichlet_rhs(g_axis: np.ndarray, axis: int, shape, value_in: float = 1.0, d
     return b
 
 
-@njit(parallel=True, fastmath=True, cache=True)
+@njit(inline="always")
+def _stencil(gz, gy, gx, x, k, j, i):  # pragma: no cover - compiled
+    """Diagonal and off-diagonal sum of the 7-point operator at padded cell (k, j, i)."""
+    a0 = gz[k - 1, j - 1, i - 1]
+    a1 = gz[k, j - 1, i - 1]
+    b0 = gy[k - 1, j - 1, i - 1]
+    b1 = gy[k - 1, j, i - 1]
+    c0 = gx[k - 1, j - 1, i - 1]
+    c1 = gx[k - 1, j - 1, i]
+    off = (a0 * x[k - 1, j, i] + a1 * x[k + 1, j, i] + b0 * x[k, j - 1, i]
+           + b1 * x[k, j + 1, i] + c0 * x[k, j, i - 1] + c1 * x[k, j, i + 1])
+    return a0 + a1 + b0 + b1 + c0 + c1, off
+
+
+@njit(parallel=True, fastmath=True, cache=True, nogil=True)
 def apply_operator(gz, gy, gx, x, y):  # pragma: no cover - compiled
     """``y = A x`` on the real cells (identity on cells outside the solve)."""
     nz = x.shape[0] - 2
@@ -242,20 +266,12 @@ def apply_operator(gz, gy, gx, x, y):  # pragma: no cover - compiled
     for k in prange(1, nz + 1):
         for j in range(1, ny + 1):
             for i in range(1, nx + 1):
-                a0 = gz[k - 1, j - 1, i - 1]
-                a1 = gz[k, j - 1, i - 1]
-                b0 = gy[k - 1, j - 1, i - 1]
-                b1 = gy[k - 1, j, i - 1]
-                c0 = gx[k - 1, j - 1, i - 1]
-                c1 = gx[k - 1, j - 1, i]
-                d = a0 + a1 + b0 + b1 + c0 + c1
+                d, off = _stencil(gz, gy, gx, x, k, j, i)
                 xc = x[k, j, i]
-                off = (a0 * x[k - 1, j, i] + a1 * x[k + 1, j, i] + b0 * x[k, j - 1, i]
-                       + b1 * x[k, j + 1, i] + c0 * x[k, j, i - 1] + c1 * x[k, j, i + 1])
                 y[k, j, i] = d * xc - off if d > 0 else xc
 
 
-@njit(parallel=True, fastmath=True, cache=True)
+@njit(parallel=True, fastmath=True, cache=True, nogil=True)
 def rbgs_sweep(gz, gy, gx, x, b, color):  # pragma: no cover - compiled
     """One Gauss-Seidel half-sweep over the cells with ``(k + j + i) % 2 == color``.
 
@@ -270,29 +286,21 @@ def rbgs_sweep(gz, gy, gx, x, b, color):  # pragma: no cover - compiled
         _rb_plane(gz, gy, gx, x, b, k, color, row)
 
 
-@njit(fastmath=True, cache=True)
+@njit(fastmath=True, cache=True, nogil=True)
 def _rb_plane(gz, gy, gx, x, b, k, color, row):  # pragma: no cover - compiled
     """Gauss-Seidel update of the cells of ``color`` in plane ``k`` (see :func:`rbgs_sweep`)."""
     ny = x.shape[1] - 2
     nx = x.shape[2] - 2
     for j in range(1, ny + 1):
         for i in range(1, nx + 1):
-            a0 = gz[k - 1, j - 1, i - 1]
-            a1 = gz[k, j - 1, i - 1]
-            b0 = gy[k - 1, j - 1, i - 1]
-            b1 = gy[k - 1, j, i - 1]
-            c0 = gx[k - 1, j - 1, i - 1]
-            c1 = gx[k - 1, j - 1, i]
-            d = a0 + a1 + b0 + b1 + c0 + c1
-            off = (a0 * x[k - 1, j, i] + a1 * x[k + 1, j, i] + b0 * x[k, j - 1, i]
-                   + b1 * x[k, j + 1, i] + c0 * x[k, j, i - 1] + c1 * x[k, j, i + 1])
+            d, off = _stencil(gz, gy, gx, x, k, j, i)
             row[i] = (b[k, j, i] + off) / d if d > 0 else b[k, j, i]
         i0 = 1 + (color + k + j + 1) % 2
         for i in range(i0, nx + 1, 2):
             x[k, j, i] = row[i]
 
 
-@njit(parallel=True, fastmath=True, cache=True)
+@njit(parallel=True, fastmath=True, cache=True, nogil=True)
 def rbgs_pair(gz, gy, gx, x, b, first, nblocks):  # pragma: no cover - compiled
     """One red-black sweep (colour ``first``, then the other) in one pass over memory.
 
@@ -324,7 +332,7 @@ def rbgs_pair(gz, gy, gx, x, b, first, nblocks):  # pragma: no cover - compiled
             _rb_plane(gz, gy, gx, x, b, k1 - 1, second, row)
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, nogil=True)
 def residual(gz, gy, gx, x, b, r):  # pragma: no cover - compiled
     """``r = b - A x`` on the real cells (0 on cells outside the solve), in float64.
 
@@ -350,7 +358,7 @@ def residual(gz, gy, gx, x, b, r):  # pragma: no cover - compiled
                 r[k, j, i] = b[k, j, i] - (d * x[k, j, i] - off) if d > 0 else 0.0
 
 
-@njit(parallel=True, fastmath=True, cache=True)
+@njit(parallel=True, fastmath=True, cache=True, nogil=True)
 def restrict(r, rc, rz, ry, rx):  # pragma: no cover - compiled
     """``rc = R r``: fine values summed over the children of each coarse cell."""
     nz = r.shape[0] - 2
@@ -381,13 +389,31 @@ def restrict(r, rc, rz, ry, rx):  # pragma: no cover - compiled
                             rc[kc, jc, ic] += r[k, j, ic]
 
 
+@njit(parallel=True, fastmath=True, cache=True, nogil=True)
+def _coarse_residual(gz, gy, gx, x, b, r):  # pragma: no cover - compiled
+    """``r = b - A x`` in the arrays' own precision, vectorised.
+
+    For the multigrid cycle only: the correction it feeds is an approximation anyway,
+    so the float64 diagonal of :func:`residual` (about 3x slower, it does not vectorise)
+    buys nothing there.
+    """
+    nz = x.shape[0] - 2
+    ny = x.shape[1] - 2
+    nx = x.shape[2] - 2
+    for k in prange(1, nz + 1):
+        for j in range(1, ny + 1):
+            for i in range(1, nx + 1):
+                d, off = _stencil(gz, gy, gx, x, k, j, i)
+                r[k, j, i] = b[k, j, i] - (d * x[k, j, i] - off) if d > 0 else 0.0
+
+
 def residual_restrict(gz, gy, gx, x, b, rc, rz, ry, rx, work):
     """``rc = R (b - A x)`` (``work`` is a padded scratch array of the fine shape)."""
-    residual(gz, gy, gx, x, b, work)
+    _coarse_residual(gz, gy, gx, x, b, work)
     restrict(work, rc, rz, ry, rx)
 
 
-@njit(parallel=True, fastmath=True, cache=True)
+@njit(parallel=True, fastmath=True, cache=True, nogil=True)
 def prolong_add(x, xc, rz, ry, rx):  # pragma: no cover - compiled
     """``x += P xc``: piecewise-constant interpolation of the coarse correction."""
     nz = x.shape[0] - 2
@@ -409,7 +435,7 @@ def prolong_add(x, xc, rz, ry, rx):  # pragma: no cover - compiled
                     x[k, j, i] += xc[kc, jc, i]
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, nogil=True)
 def coarsen_faces(g, axis, r0, r1, r2, out):  # pragma: no cover - compiled
     """Coarse face conductances: fine faces summed over the coarse face, over the ratio.
 
@@ -450,30 +476,43 @@ def coarsen_faces(g, axis, r0, r1, r2, out):  # pragma: no cover - compiled
                 out[c0, c1, c2] = s * scale
 
 
-@njit(parallel=True, fastmath=True, cache=True)
+@njit(cache=True, nogil=True)
+def _serial_sum(v):  # pragma: no cover - compiled
+    """Sum in index order. ``v.sum()`` inside a parallel function becomes a parallel
+    reduction whose order (and last bit) depends on the number of threads."""
+    total = 0.0
+    for i in range(v.size):
+        total += v[i]
+    return total
+
+
+@njit(parallel=True, fastmath=True, cache=True, nogil=True)
 def dot(a, b):  # pragma: no cover - compiled
-    """Sum of ``a * b`` over the real cells, accumulated in float64."""
+    """Sum of ``a * b`` over the real cells, accumulated in float64.
+
+    Summed per plane, then the planes in order: the same bits for any thread count.
+    """
     nz = a.shape[0] - 2
     ny = a.shape[1] - 2
     nx = a.shape[2] - 2
-    total = 0.0
+    planes = np.zeros(nz)
     for k in prange(1, nz + 1):
         s = 0.0
         for j in range(1, ny + 1):
             for i in range(1, nx + 1):
                 s += np.float64(a[k, j, i]) * np.float64(b[k, j, i])
-        total += s
-    return total
+        planes[k - 1] = s
+    return _serial_sum(planes)
 
 
-@njit(parallel=True, fastmath=True, cache=True)
+@njit(parallel=True, fastmath=True, cache=True, nogil=True)
 def cg_update(x, r, p, q, alpha):  # pragma: no cover - compiled
     """``x += alpha p``, ``r -= alpha q``; returns ``r·r`` (float64)."""
     nz = x.shape[0] - 2
     ny = x.shape[1] - 2
     nx = x.shape[2] - 2
     al = np.float32(alpha)
-    total = 0.0
+    planes = np.zeros(nz)  # per-plane sums: the same bits for any thread count
     for k in prange(1, nz + 1):
         s = 0.0
         for j in range(1, ny + 1):
@@ -482,11 +521,11 @@ def cg_update(x, r, p, q, alpha):  # pragma: no cover - compiled
                 rv = r[k, j, i] - al * q[k, j, i]
                 r[k, j, i] = rv
                 s += np.float64(rv) * np.float64(rv)
-        total += s
-    return total
+        planes[k - 1] = s
+    return _serial_sum(planes)
 
 
-@njit(parallel=True, fastmath=True, cache=True)
+@njit(parallel=True, fastmath=True, cache=True, nogil=True)
 def cg_direction(p, z, beta):  # pragma: no cover - compiled
     """``p = z + beta p``."""
     nz = p.shape[0] - 2
@@ -499,7 +538,7 @@ def cg_direction(p, z, beta):  # pragma: no cover - compiled
                 p[k, j, i] = z[k, j, i] + be * p[k, j, i]
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, fastmath=True, cache=True, nogil=True)
 def face_fluxes(gz, gy, gx, x, wz, wy, wx):  # pragma: no cover - compiled
     """Weighted sums of the face fluxes ``G (u_lo - u_hi)`` per axis, in float64.
 
@@ -534,10 +573,10 @@ def face_fluxes(gz, gy, gx, x, wz, wy, wx):  # pragma: no cover - compiled
                         np.float64(x[f + 1, j + 1, i]) - np.float64(x[f + 1, j + 1, i + 1]))
             sy[f] = acc_y
             sx[f] = acc_x
-    return sz.sum(), sy.sum(), sx.sum()
+    return _serial_sum(sz), _serial_sum(sy), _serial_sum(sx)
 
 
-@njit(parallel=True, fastmath=True, cache=True)
+@njit(parallel=True, fastmath=True, cache=True, nogil=True)
 def face_energy(gz, gy, gx, x, wz, wy, wx):  # pragma: no cover - compiled
     """Weighted dissipation ``sum w G (u_lo - u_hi)^2`` over all faces, in float64.
 
@@ -575,15 +614,15 @@ def face_energy(gz, gy, gx, x, wz, wy, wx):  # pragma: no cover - compiled
                     dz = x[nz + 1, j, i] - x[nz, j, i]
                     s += wz[nz] * gz[nz, j - 1, i - 1] * dz * dz
         acc[k - 1] = s
-    return acc.sum()
+    return _serial_sum(acc)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _unravel(idx, py, px):  # pragma: no cover - compiled
     return idx // (py * px), (idx // px) % py, idx % px
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _local_mean(gz, gy, gx, x, b, k, j, i, unknown):  # pragma: no cover - compiled
     """Source plus conductance-weighted neighbours of cell ``k, j, i`` over its diagonal,
     counting only neighbours not flagged in ``unknown``; returns (value, weight)."""
@@ -601,7 +640,7 @@ def _local_mean(gz, gy, gx, x, b, k, j, i, unknown):  # pragma: no cover - compi
     return v, d
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def relax_cells(gz, gy, gx, x, b, cells, max_sweeps, tol):  # pragma: no cover - compiled
     """Give the cells ``cells`` (flat indices into padded ``x``) values from their
     neighbours, in place; the other cells are kept.
