@@ -175,7 +175,12 @@ def _ensemble(im, n_samples, chunk=8):
     """
     import dask
 
-    from uqtwin.engine.local import compute_local, threads_per_task, with_compiled_threads
+    from uqtwin.engine.local import (
+        compute_local,
+        local_workers,
+        threads_per_task,
+        with_compiled_threads,
+    )
     from uqtwin.microstructure import Microstructure
     from uqtwin.quantities.registry import compute_quantities, prepare_context
     from uqtwin.solvers import solve_axis
@@ -204,7 +209,8 @@ def _ensemble(im, n_samples, chunk=8):
     t_prepare = time.perf_counter() - t0
     rng = np.random.default_rng(0)
     samples = [_perturb(im, rng) for _ in range(n_samples)]
-    threads = threads_per_task(None)
+    workers = local_workers(None)  # as the engine: one sample per core where it can
+    threads = threads_per_task(workers)
     warm, cold, t_c = [], [], []
     t_warm = t_serial = 0.0
     for lo in range(0, n_samples, chunk):
@@ -213,7 +219,7 @@ def _ensemble(im, n_samples, chunk=8):
             threads, compute_quantities, ms_of(s, context), ["tortuosity_factor"],
             phases=["pore"], options=opts) for s in part]
         t0 = time.perf_counter()
-        warm.extend(compute_local(tasks, None))
+        warm.extend(compute_local(tasks, workers))
         t_warm += time.perf_counter() - t0
         for s in part:
             t1 = time.perf_counter()

@@ -103,6 +103,18 @@ def test_threads_per_task_share_the_cores():
     assert numba.get_num_threads() == before  # restored for the next task
 
 
+def test_samples_run_one_after_another_where_kernels_cannot_run_concurrently(monkeypatch):
+    import numba
+
+    from uqtwin.engine.local import local_workers
+
+    assert local_workers(1) == 1
+    monkeypatch.setattr(numba, "threading_layer", lambda: "omp")
+    assert local_workers(None) is None and local_workers(3) == 3
+    monkeypatch.setattr(numba, "threading_layer", lambda: "workqueue")
+    assert local_workers(None) == 1 and local_workers(3) == 1
+
+
 def test_compute_local_reports_each_finished_task():
     import dask
 

@@ -20,8 +20,28 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numba
+import numpy as np
 
-__all__ = ["compute_local", "threads_per_task", "with_compiled_threads"]
+__all__ = ["compute_local", "local_workers", "threads_per_task", "with_compiled_threads"]
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def _touch(v):  # pragma: no cover - compiled
+    for i in numba.prange(v.size):
+        v[i] += 1.0
+
+
+def local_workers(workers: int | None) -> int | None:
+    """``workers``, or 1 where numba's kernels cannot run from several threads at once.
+
+    numba's OpenMP and TBB threading layers can; its fallback layer ("workqueue", where
+    neither is installed) aborts on concurrent parallel kernels, so samples then run one
+    after another, each with all threads.
+    """
+    if workers == 1:
+        return 1
+    _touch(np.zeros(4))  # the threading layer is chosen at the first parallel launch
+    return 1 if numba.threading_layer() == "workqueue" else workers
 
 
 def threads_per_task(workers: int | None) -> int:

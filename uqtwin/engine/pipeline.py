@@ -22,7 +22,12 @@ import xarray as xr
 
 from uqtwin import __version__
 from uqtwin.engine.config import RunConfig, SegmentConfig
-from uqtwin.engine.local import compute_local, threads_per_task, with_compiled_threads
+from uqtwin.engine.local import (
+    compute_local,
+    local_workers,
+    threads_per_task,
+    with_compiled_threads,
+)
 from uqtwin.engine.store import SampleStore, fingerprint
 from uqtwin.errors import UqtwinInputError
 from uqtwin.microstructure import Microstructure
@@ -309,7 +314,11 @@ def run(
 
         post = dask.delayed(prepared.sampler, name="uqtwin-sampler", traverse=False)
         ctx = dask.delayed(context, name="uqtwin-context", traverse=False)
-        threads = threads_per_task(cfg.engine.workers)
+        workers = local_workers(cfg.engine.workers)
+        if workers != cfg.engine.workers:
+            log("numba's threading layer cannot run kernels from several threads at once "
+                "(install tbb or an OpenMP runtime): samples run one after another")
+        threads = threads_per_task(workers)
         tasks = [
             dask.delayed(with_compiled_threads, pure=False)(
                 threads, evaluate_sample, i, seed, post, ctx, *rest,
@@ -317,7 +326,7 @@ def run(
             )
             for i, seed in jobs
         ]
-        _compute_local(tasks, cfg.engine.workers, on_done)
+        _compute_local(tasks, workers, on_done)
     elif jobs:
         _compute_distributed(address, prepared.sampler, context, jobs, rest, on_done)
 
