@@ -110,12 +110,7 @@ def _spawn(solver, image, axis, tol=None, timeout=1800):
 
 def _memory(n):
     """Peak resident memory of one solve of an ``n``³ random medium (porosity 0.45)."""
-    from scipy import ndimage
-
-    rng = np.random.default_rng(0)
-    f = ndimage.gaussian_filter(rng.standard_normal((n,) * 3, dtype=np.float32), n / 60)
-    im = f < np.quantile(f[::4, ::4, ::4], 0.45)
-    del f
+    im = _gaussian_pores(n, 0)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "field.npy"
         np.save(path, im)
@@ -141,11 +136,16 @@ def _blobs(n):
 
         return ps.generators.blobs(shape=[n] * 3, porosity=0.45, blobiness=1.5, seed=42), "porespy"
     except ImportError:  # same statistics, not the same voxels
-        from scipy import ndimage
+        return _gaussian_pores(n, 42), "gaussian-filter fallback"
 
-        rng = np.random.default_rng(42)
-        f = ndimage.gaussian_filter(rng.standard_normal((n,) * 3), n / 40 / 1.5)
-        return f < np.quantile(f, 0.45), "gaussian-filter fallback"
+
+def _gaussian_pores(n, seed, porosity=0.45):
+    """Thresholded Gaussian random field, ``n``³, correlation length ``n / 60`` voxels."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(seed)
+    f = ndimage.gaussian_filter(rng.standard_normal((n,) * 3), n / 40 / 1.5)
+    return f < np.quantile(f, porosity)
 
 
 def _perturb(im, rng, fraction=0.02):

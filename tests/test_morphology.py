@@ -65,12 +65,18 @@ def test_pruned_painting_equals_painting_every_ball():
 def _paint_every_integer_ball(mask, scale):
     """Reference for isotropic voxels: every pore voxel c paints the integer ball
     |p - c|^2 < D(c) (D: squared EDT in voxels) with scale * sqrt(D(c))."""
-    d2 = np.rint(ndi.distance_transform_edt(mask) ** 2).astype(np.int64)
-    grid = np.indices(mask.shape)
-    out = np.zeros(mask.shape, np.float32)
-    for c in zip(*np.nonzero(mask), strict=True):
-        inside = sum((g - ci) ** 2 for g, ci in zip(grid, c, strict=True)) < d2[c]
-        out[inside] = np.maximum(out[inside], np.float32(scale * math.sqrt(d2[c])))
+    return _paint_integer_balls(np.rint(ndi.distance_transform_edt(mask) ** 2), scale)
+
+
+def _paint_integer_balls(r2, scale):
+    """Every voxel c with r2[c] > 0 paints |p - c|^2 < r2[c] with scale * sqrt(r2[c]);
+    the running maximum, doubled (a diameter)."""
+    r2 = r2.astype(np.int64)
+    grid = np.indices(r2.shape)
+    out = np.zeros(r2.shape, np.float32)
+    for c in zip(*np.nonzero(r2), strict=True):
+        inside = sum((g - ci) ** 2 for g, ci in zip(grid, c, strict=True)) < r2[c]
+        out[inside] = np.maximum(out[inside], np.float32(scale * math.sqrt(r2[c])))
     return 2 * out
 
 
@@ -125,12 +131,7 @@ def _intrusion_reference(mask, scale):
         lab, _ = ndi.label(d2 >= level, np.ones((3, 3, 3)))
         reached = np.isin(lab, np.unique(lab[0][lab[0] > 0]))
         access[reached] = level
-    grid = np.indices(mask.shape)
-    out = np.zeros(mask.shape, np.float32)
-    for c in zip(*np.nonzero(access), strict=True):
-        inside = sum((g - ci) ** 2 for g, ci in zip(grid, c, strict=True)) < access[c]
-        out[inside] = np.maximum(out[inside], np.float32(scale * math.sqrt(access[c])))
-    return 2 * out
+    return _paint_integer_balls(access, scale)
 
 
 @pytest.mark.parametrize("scale", [1.0, 0.39])

@@ -182,17 +182,24 @@ def test_binary_marching_cubes_is_scikit_images_mesh(seed):
     assert flat[mesh.inside].all() and not flat[mesh.outside].any()
 
 
+def _march_mask(mask):
+    """The mesh kernel's raw output on ``mask`` (unit spacing, padded like the module)."""
+    from uqtwin.quantities import _mesh
+
+    padded = np.pad(mask, 3, mode="symmetric").view(np.uint8)
+    tables = _mesh._cube_tables()
+    counts = _mesh._count_layers(padded, tables[0], tables[2], tables[3])
+    return _mesh._march(
+        padded, _mesh._thin_voxels(padded), True, counts, *tables, np.full(3, -3),
+        np.asarray(mask.shape), np.ones(3), np.zeros(1, np.int32))
+
+
 def test_smoothing_is_deterministic_and_thread_independent():
     from uqtwin.quantities import _mesh
 
     rng = np.random.default_rng(5)
     mask = _ball((30, 30, 30), 9, (14.6, 15.2, 14.9)) ^ (rng.random((30, 30, 30)) < 0.02)
-    padded = np.pad(mask, 3, mode="symmetric").view(np.uint8)
-    tables = _mesh._cube_tables()
-    counts = _mesh._count_layers(padded, tables[0], tables[2], tables[3])
-    verts, _, edges, _, _, fixed = _mesh._march(
-        padded, _mesh._thin_voxels(padded), True, counts, *tables, np.full(3, -3),
-        np.asarray(mask.shape), np.ones(3), np.zeros(1, np.int32))
+    verts, _, edges, _, _, fixed = _march_mask(mask)
     table = _mesh._neighbour_table(*edges, len(verts), fixed)
     half = np.full(3, 0.5)
     out = []
@@ -213,12 +220,7 @@ def test_neighbour_lists_are_the_distinct_triangle_neighbours(seed):
 
     rng = np.random.default_rng(seed)
     mask = np.pad(rng.random((10, 11, 12)) < 0.5, 3)
-    padded = np.pad(mask, 3, mode="symmetric").view(np.uint8)
-    tables = _mesh._cube_tables()
-    counts = _mesh._count_layers(padded, tables[0], tables[2], tables[3])
-    _, faces, edges, _, _, _ = _mesh._march(
-        padded, _mesh._thin_voxels(padded), True, counts, *tables, np.full(3, -3),
-        np.asarray(mask.shape), np.ones(3), np.zeros(1, np.int32))
+    _, faces, edges, _, _, _ = _march_mask(mask)
     n = int(faces.max()) + 1
     table, extra_ptr, extra, degree = _mesh._neighbour_table(*edges, n, np.zeros(n, bool))
     expected = [set() for _ in range(n)]

@@ -411,22 +411,60 @@ def solve_axis(
     -------
     AxisSolution
     """
+    return _solve_axes(k, spacing, (axis,), {axis: x0}, options, particles,
+                       contact_resistance, keep_potential, keep_warm_start, labels)[0]
+
+
+def _solve_axes(k, spacing, axes, x0, options, particles, contact_resistance,
+                keep_potential, keep_warm_start, labels=None) -> list[AxisSolution]:
+    """The solves of :func:`solve_axis` along each of ``axes`` (``x0``: axis -> start).
+
+    The axes usually keep the same voxels (one network joins all six faces): then the
+    conductances and coarse grids are computed once and only the driven face layers
+    change per axis.
+    """
     t0 = time.perf_counter()
     k = np.asarray(k)
     if k.ndim != 3:
         raise ValueError(f"k must be 3-D, got shape {k.shape}")
-    periodic = tuple(bool(p) and a != axis for a, p in enumerate(options.periodic))
     active = k > 0
+    # which voxels each axis keeps; the labels (4 bytes a voxel) are dropped before solving
+    keeps: dict[int, np.ndarray | str] = {}
+    by_key: dict[bytes, np.ndarray] = {}
     if not active.any():
-        return _no_path(axis, "the phase is empty", t0)
-    keep = connected_to_faces(active, axis, periodic=periodic, labels=labels)
-    if not keep.any():
-        return _no_path(
-            axis, f"no 6-connected path of conducting voxels joins the two faces normal "
-            f"to axis {axis}", t0)
-    medium = _medium(k, keep, spacing, options, particles, contact_resistance)
-    return _solve_medium(medium, spacing, axis, periodic, options, x0, keep_potential,
-                         keep_warm_start, t0)
+        keeps = dict.fromkeys(axes, "the phase is empty")
+    else:
+        labels = labels if labels is not None else label_clusters(active)
+        for a in axes:
+            periodic = tuple(bool(p) and b != a for b, p in enumerate(options.periodic))
+            through = _through_labels(active, a, periodic, labels)
+            if not through.any():
+                keeps[a] = ("no 6-connected path of conducting voxels joins the two faces "
+                            f"normal to axis {a}")
+                continue
+            key = through.tobytes()
+            if key not in by_key:
+                by_key[key] = through[labels[0]]
+            keeps[a] = by_key[key]
+        del labels
+    del active
+    work = _workspace(k.shape, np.dtype(options.dtype), None)
+    shared: dict[int, _Medium] = {}
+    sols = []
+    for a in axes:
+        keep = keeps[a]
+        if isinstance(keep, str):
+            sols.append(_no_path(a, keep, t0))
+        else:
+            if id(keep) not in shared:
+                shared[id(keep)] = _medium(k, keep, spacing, options, particles,
+                                           contact_resistance)
+            periodic = tuple(bool(p) and b != a for b, p in enumerate(options.periodic))
+            sols.append(_solve_medium(shared[id(keep)], spacing, a, periodic, options,
+                                      None if x0 is None else x0[a], keep_potential,
+                                      keep_warm_start, t0, work))
+        t0 = time.perf_counter()
+    return sols
 
 
 @dataclass(frozen=True, eq=False)
@@ -438,6 +476,7 @@ class _Medium:
     kk: np.ndarray
     g: tuple[np.ndarray, np.ndarray, np.ndarray]
     levels: tuple
+    active_fraction: float
 
 
 def _medium(k, keep, spacing, options, particles, contact_resistance) -> _Medium:
@@ -445,7 +484,8 @@ def _medium(k, keep, spacing, options, particles, contact_resistance) -> _Medium
     g = face_conductances(kk, spacing, None, periodic=options.periodic, particles=particles,
                           contact_resistance=contact_resistance,
                           dtype=np.dtype(options.dtype))
-    return _Medium(keep, kk, g, coarsen_levels(*g, coarsest_size=options.coarsest_size))
+    return _Medium(keep, kk, g, coarsen_levels(*g, coarsest_size=options.coarsest_size),
+                   float(keep.mean()))
 
 
 def _solve_medium(medium: _Medium, spacing, axis, periodic, options, x0, keep_potential,
@@ -454,8 +494,8 @@ def _solve_medium(medium: _Medium, spacing, axis, periodic, options, x0, keep_po
     saved = _drive(medium.g, medium.kk, spacing, axis)
     saved_levels = redrive_levels(medium.levels, axis)
     try:
-        return _solve_faces(medium.g, medium.keep, spacing, axis, periodic, options, x0,
-                            keep_potential, keep_warm_start, t0, work, medium.levels)
+        return _solve_faces(medium, spacing, axis, periodic, options, x0, keep_potential,
+                            keep_warm_start, t0, work)
     finally:
         restore_levels(medium.levels, axis, saved_levels)
         _undrive(medium.g, axis, saved)
@@ -494,16 +534,23 @@ def _workspace(shape, dtype, work: dict | None) -> dict:
             "cg": tuple(padded_zeros(shape, dtype) for _ in range(4))}
 
 
+def _mismatch(f_in: float, f_out: float) -> float:
+    """``|F_in − F_out| / F̄``."""
+    mean = 0.5 * (f_in + f_out)
+    return abs(f_in - f_out) / mean if mean > 0 else np.inf
+
+
 def _zero_frame(v: np.ndarray) -> None:
     v[0] = v[-1] = 0.0
     v[:, 0] = v[:, -1] = 0.0
     v[:, :, 0] = v[:, :, -1] = 0.0
 
 
-def _solve_faces(g, keep, spacing, axis, periodic, options, x0, keep_potential,
-                 keep_warm_start, t0, work: dict | None = None, levels=None) -> AxisSolution:
-    """The solve of :func:`solve_axis` once the kept voxels and their faces are known."""
+def _solve_faces(medium: _Medium, spacing, axis, periodic, options, x0, keep_potential,
+                 keep_warm_start, t0, work: dict | None = None) -> AxisSolution:
+    """The solve of :func:`solve_axis` once ``medium`` is driven along ``axis``."""
     dtype = np.dtype(options.dtype)
+    g, keep = medium.g, medium.keep
     gz, gy, gx = g
     shape = keep.shape
     b = dirichlet_rhs(g[axis], axis, shape, 1.0, dtype)
@@ -514,7 +561,7 @@ def _solve_faces(g, keep, spacing, axis, periodic, options, x0, keep_potential,
     mg = build_hierarchy(gz, gy, gx, periodic=periodic, coarsest_size=options.coarsest_size,
                          sweeps=options.sweeps, coarse_sweeps=options.coarse_sweeps,
                          cycle_index=_CYCLE_INDEX[options.cycle], coarse_lu=coarse_lu,
-                         levels=levels)
+                         levels=medium.levels)
 
     # float64 iterate: the fluxes are differences of nearly equal potentials
     work = _workspace(shape, dtype, work)
@@ -576,18 +623,16 @@ def _solve_faces(g, keep, spacing, axis, periodic, options, x0, keep_potential,
 
     # from zero only the inlet faces dissipate: no pass over the volume needed
     g_start = conductance(x) if x0 is not None else float(np.sum(gi))
-    state = {"energy": g_start, "mismatch": np.inf, "change": np.inf}
+    state = {"energy": g_start, "change": np.inf}
 
     def monitor(it, v, drop):
-        f_in, f_out = fluxes(v)
-        mean = 0.5 * (f_in + f_out)
-        mismatch = abs(f_in - f_out) / mean if mean > 0 else np.inf
+        mismatch = _mismatch(*fluxes(v))
         # the dissipation is xᵀAx − 2bᵀx + Σ G_inlet, and CG lowers xᵀAx − 2bᵀx by
         # `drop` per step: its change is known without a pass over the volume (the
         # value reported is evaluated from the final potential)
         g_e = state["energy"] - drop
         change = drop / g_e if g_e > 0 else np.inf
-        state.update(energy=g_e, mismatch=mismatch, change=change)
+        state.update(energy=g_e, change=change)
         return mismatch <= options.flux_tol and change <= options.change_tol
 
     def apply_a(v, out):
@@ -612,7 +657,6 @@ def _solve_faces(g, keep, spacing, axis, periodic, options, x0, keep_potential,
     # K_aa from the energy: its error is quadratic in the potential's (the boundary
     # fluxes' is linear), and one-sided (K_aa too high by ||error||_A^2 L / A)
     effective[axis] = conductance(x) * length / area
-    mean = 0.5 * (f_in + f_out)
     pot = (np.ascontiguousarray(x[1:-1, 1:-1, 1:-1], dtype=np.float32)
            if keep_potential or keep_warm_start else None)
     return AxisSolution(
@@ -622,11 +666,11 @@ def _solve_faces(g, keep, spacing, axis, periodic, options, x0, keep_potential,
         effective=effective,
         flux_in=f_in,
         flux_out=f_out,
-        flux_mismatch=abs(f_in - f_out) / mean if mean > 0 else np.inf,
+        flux_mismatch=_mismatch(f_in, f_out),
         change=float(state["change"]),
         iterations=res.iterations,
         converged=bool(res.converged),
-        active_fraction=float(keep.mean()),
+        active_fraction=medium.active_fraction,
         seconds=time.perf_counter() - t0,
         potential=pot if keep_potential else None,
         warm_start=(WarmStart(pot, mg.coarse_lu, mg.coarse_matrix) if keep_warm_start
@@ -662,38 +706,12 @@ def effective_tensor(
     TensorSolution
         Units of ``k``.
     """
-    k = np.asarray(k)
-    if k.ndim != 3:
-        raise ValueError(f"k must be 3-D, got shape {k.shape}")
-    dtype = np.dtype(options.dtype)
-    active = k > 0
-    labels = label_clusters(active) if active.any() else None
-    work = _workspace(k.shape, dtype, None)
-    # the axes usually keep the same voxels (one network joins all six faces): then the
-    # conductances are computed once and only the driven face layers change per axis
-    shared: dict[bytes, tuple] = {}
-    sols = []
+    sols = _solve_axes(k, spacing, axes, None if x0 is None else {a: x0[a] for a in axes},
+                       options, particles, contact_resistance, keep_potential,
+                       keep_warm_start)
     tensor = np.zeros((3, 3))
-    for a in axes:
-        t0 = time.perf_counter()
-        periodic = tuple(bool(p) and b != a for b, p in enumerate(options.periodic))
-        start = None if x0 is None else x0[a]
-        if labels is None:
-            s = _no_path(a, "the phase is empty", t0)
-        else:
-            through = _through_labels(active, a, periodic, labels)
-            if not through.any():
-                s = _no_path(a, f"no 6-connected path of conducting voxels joins the two "
-                             f"faces normal to axis {a}", t0)
-            else:
-                key = through.tobytes()
-                if key not in shared:
-                    shared[key] = _medium(k, through[labels[0]], spacing, options, particles,
-                                          contact_resistance)
-                s = _solve_medium(shared[key], spacing, a, periodic, options, start,
-                                  keep_potential, keep_warm_start, t0, work)
-        tensor[:, a] = s.effective
-        sols.append(s)
+    for a, sol in zip(axes, sols, strict=True):
+        tensor[:, a] = sol.effective
     sym = 0.5 * (tensor + tensor.T)
     w, v = np.linalg.eigh(sym)
     return TensorSolution(tensor, sym, w, v, tuple(sols))
