@@ -62,6 +62,18 @@ def test_end_to_end_results_follow_schema(small_volume, tmp_path):
     assert on_disk.sample_seed.values.tolist() == [sample_seed(3, i) for i in range(6)]
     # samples differ (the ensemble is not a copy of one segmentation)
     assert np.ptp(ds.volume_fraction.sel(phase="binder").values) > 0
+    # what each member drew, and the scan's measured imaging conditions, are recorded
+    for name in ("active_boundary_share", "binder_solid_share", "binder_texture_length"):
+        assert on_disk[name].dims == ("sample",) and on_disk[name].attrs["role"] == "nuisance"
+        assert np.ptp(on_disk[name].values) > 0
+    assert on_disk.psf_sigma.sizes["axis"] == 3 and (on_disk.psf_sigma > 0).all()
+    for name in ("photons_per_voxel", "read_noise", "slice_drift"):
+        assert on_disk[name].dims == ()
+    from uqtwin.results.summary import summarize
+
+    table = summarize(on_disk)
+    assert "active_boundary_share" not in table["variable"].values
+    assert table.loc["volume_fraction[binder]", "spread_from"]  # its largest source, named
 
 
 def test_same_seed_same_numbers_whatever_the_workers(small_volume, tmp_path):

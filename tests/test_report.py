@@ -18,7 +18,8 @@ from uqtwin.results.dataset import write_results
 
 SECTIONS = ["About this report", "Warnings", "Input and provenance", "Pipeline settings",
             "Segmentation and its uncertainty", "Sampled microstructures",
-            "Summary of the quantities", "Distributions of the quantities",
+            "Summary of the quantities", "Where the uncertainty comes from",
+            "Distributions of the quantities",
             "Size distributions", "Tensors", "Convergence with the number of samples"]
 
 

@@ -65,24 +65,128 @@ def test_easy_phantom_segmentation_and_intervals(sharp, sharp_posterior):
     assert np.all(lo - 2e-3 <= true_vf) and np.all(true_vf <= hi + 2e-3)
 
 
-@pytest.mark.slow
-def test_bayesian_mixture_recovers_known_parameters():
-    rng = np.random.default_rng(1)
-    n = 6000
-    comp = rng.choice(4, size=n, p=[0.35, 0.15, 0.3, 0.2])
+# --- calibration of the untempered posterior ---------------------------------------------
+
+#: True parameters of the synthetic grey values of the coverage test: the three pure phases
+#: plus the pore–active mixed class, in :class:`MixturePosterior` attribute order.
+PV_TRUTH = {"means": (50.0, 110.0, 180.0), "sds": (5.0, 6.0, 7.0),
+            "weights": (0.35, 0.15, 0.3), "pair_weights": (0.2,)}
+#: Independent data sets, interval level and family-wise false-alarm rate of the coverage
+#: test (see :func:`test_bayesian_mixture_intervals_cover_at_their_nominal_rate`).
+COVERAGE_REPEATS = 16
+COVERAGE_LEVEL = 0.8
+COVERAGE_FALSE_ALARM = 1e-3
+#: Small untempered fits. numpyro compiles its NUTS loop afresh for every fit (~3.5 s, the
+#: size barely matters; the sampling itself takes ~1 s), so each repeat costs ~5-8 s on 2
+#: cores and the number of repeats is what sets the run time.
+COVERAGE_VOXELS = 1000
+COVERAGE_OPTIONS = BayesOptions(n_fit=COVERAGE_VOXELS, effective_voxels=1e12, n_warmup=150,
+                                n_draws=100)
+
+
+def _pv_greys(rng: np.random.Generator, n: int) -> np.ndarray:
+    """``n`` grey values drawn from the partial-volume mixture :data:`PV_TRUTH`.
+
+    The mixed voxels' noise level is the mean of the two end phases' (6 = (5 + 7) / 2), as
+    in the model, so the model is correctly specified and its untempered posterior should
+    be calibrated.
+    """
+    mu, sd = np.array(PV_TRUTH["means"]), np.array(PV_TRUTH["sds"])
+    comp = rng.choice(4, size=n, p=PV_TRUTH["weights"] + PV_TRUTH["pair_weights"])
+    pure = np.minimum(comp, 2)
     t = rng.random(n)
-    mu, sd = np.array([50.0, 110.0, 180.0]), np.array([5.0, 6.0, 7.0])
-    g = np.where(comp < 3, rng.normal(mu[np.minimum(comp, 2)], sd[np.minimum(comp, 2)]),
-                 rng.normal(mu[0] + t * (mu[2] - mu[0]), 6.0))
-    vol = g.reshape(15, 20, 20)
-    # Untempered (power 1): the exact posterior must cover the true values.
-    post = fit_bayesian_mixture(vol, 3, BayesOptions(n_fit=n, effective_voxels=1e12,
-                                                     n_warmup=150, n_draws=100), seed=2)
-    assert post.power == pytest.approx(1.0)
-    for name, true in (("means", mu), ("sds", sd), ("weights", [0.35, 0.15, 0.3]),
-                       ("pair_weights", [0.2])):
-        lo, hi = post.interval(name, 0.99)
-        assert np.all(lo <= true) and np.all(true <= hi), (name, lo, hi)
+    return np.where(comp < 3, rng.normal(mu[pure], sd[pure]),
+                    rng.normal(mu[0] + t * (mu[2] - mu[0]), 0.5 * (sd[0] + sd[2])))
+
+
+def _coverage_counts(options: BayesOptions, repeats: int, level: float,
+                    n_voxels: int = COVERAGE_VOXELS) -> dict[str, np.ndarray]:
+    """Count the data sets whose credible intervals hold the true parameters.
+
+    Parameters
+    ----------
+    options : BayesOptions
+        Options of every fit (untempered: ``effective_voxels >= n_voxels``).
+    repeats : int
+        Independent data sets drawn from :data:`PV_TRUTH`.
+    level : float
+        Probability of the equal-tailed intervals.
+    n_voxels : int
+        Voxels per data set (a multiple of 100).
+
+    Returns
+    -------
+    dict of str to ndarray of int
+        For each :data:`PV_TRUTH` entry, per component, how many of the ``repeats``
+        intervals of :func:`fit_bayesian_mixture` hold the true value.
+    """
+    counts = {name: np.zeros(len(true), dtype=int) for name, true in PV_TRUTH.items()}
+    for r in range(repeats):
+        # One seed sequence per repeat: data sets independent of each other and of NUTS.
+        greys = _pv_greys(np.random.default_rng([20_260_101, r]), n_voxels)
+        post = fit_bayesian_mixture(greys.reshape(10, 10, -1), 3, options, seed=r)
+        # Nominal coverage is a property of the exact posterior, not of a coarsened one.
+        assert post.power == pytest.approx(1.0)
+        for name, true in PV_TRUTH.items():
+            lo, hi = post.interval(name, level)
+            counts[name] += (lo <= np.asarray(true)) & (np.asarray(true) <= hi)
+    return counts
+
+
+def _binomial_acceptance(n: int, p: float, alpha: float) -> tuple[int, int]:
+    """Two-sided acceptance region ``[lo, hi]`` of ``X ~ Binomial(n, p)``.
+
+    ``P(X < lo) <= alpha / 2`` and ``P(X > hi) <= alpha / 2`` (both as large as allowed).
+    """
+    from scipy.stats import binom
+
+    return int(binom.ppf(alpha / 2, n, p)), int(binom.isf(alpha / 2, n, p))
+
+
+def test_binomial_acceptance_region():
+    from scipy.stats import binom
+
+    # Off-by-one guard on ppf/isf: both tails as large as allowed, and no larger.
+    for n, p, alpha in ((COVERAGE_REPEATS, COVERAGE_LEVEL, 1e-4), (40, 0.5, 1e-4),
+                        (30, 0.7, 1e-3)):
+        lo, hi = _binomial_acceptance(n, p, alpha)
+        assert binom.cdf(lo - 1, n, p) <= alpha / 2 < binom.cdf(lo, n, p)
+        assert binom.sf(hi, n, p) <= alpha / 2 < binom.sf(hi - 1, n, p)
+    assert _binomial_acceptance(COVERAGE_REPEATS, COVERAGE_LEVEL, 1e-4) == (6, 16)
+
+
+@pytest.mark.slow
+def test_bayesian_mixture_intervals_cover_at_their_nominal_rate():
+    """The untempered posterior's 80 % intervals contain the truth ~80 % of the time.
+
+    Coverage is a rate, so it is tested as one. A single data set and NUTS chain puts the
+    truth outside even a 99 % interval now and then: the 6000-voxel data set this test
+    used to fit has a maximum-likelihood middle-phase sd of 6.48 for a true 6.0 (2.2
+    sampling sds off; 3 % of such data sets are that far), so its converged posterior's
+    99 % interval, [5.90, 7.16], only just holds 6.0, and the 0.5 % quantile of 100
+    autocorrelated draws scatters by 0.07 between chains, which differ between CPUs.
+
+    Design: ``N = 16`` independent data sets of 1000 voxels. For a calibrated posterior
+    the number whose 80 % interval holds the truth is Binomial(16, 0.8) for each of the 10
+    parameters. Acceptance region [6, 16]: ``P(X < 6) = 3.3e-5`` per parameter, so the
+    family-wise false-alarm rate is at most 3.3e-4 < 1e-3 (Bonferroni over the
+    parameters). The intervals come from 100 draws (effective size ~50), whose quantile
+    error (~0.24 posterior sd) lowers the real coverage to ~0.79 (measured over 83
+    repeats: 0.787), where the false-alarm rate is 6e-4. The upper side is empty at this
+    ``N`` (0.8**16 = 0.028): intervals that are too wide pass.
+
+    Power, per parameter, against a posterior off centre by ``d`` of its sds (hit rate
+    ``Phi(1.28 - d) - Phi(-1.28 - d)``): d = 1.5: 0.30, d = 2: 0.85, d = 2.5: 0.99.
+    Against one half as wide as the data warrant (correlated voxels counted as four
+    independent ones; hit rate 0.48): 0.14 per parameter, ~0.8 that one of the ten is
+    flagged. More repeats buy power at ~5-8 s each.
+    """
+    counts = _coverage_counts(COVERAGE_OPTIONS, COVERAGE_REPEATS, COVERAGE_LEVEL)
+    n_params = sum(c.size for c in counts.values())
+    lo, hi = _binomial_acceptance(COVERAGE_REPEATS, COVERAGE_LEVEL,
+                                  COVERAGE_FALSE_ALARM / n_params)
+    for name, hits in counts.items():
+        assert np.all((lo <= hits) & (hits <= hi)), (name, hits.tolist(), (lo, hi))
 
 
 @pytest.mark.slow

@@ -39,7 +39,7 @@ def _fail(message: str) -> None:
 def _print_table(table, hdi_prob: float) -> None:
     pct = f"{100 * hdi_prob:g}%"
     t = Table(title=f"Ensemble summary (mean, sd, {pct} HDI)")
-    for col in ("quantity", "units", "mean", "sd", f"{pct} HDI", "P(∞)"):
+    for col in ("quantity", "units", "mean", "sd", f"{pct} HDI", "P(∞)", "spread from"):
         t.add_column(col, justify="left" if col in ("quantity", "units") else "right",
                      no_wrap=True)
     from uqtwin.results.summary import format_value as _fmt
@@ -49,6 +49,7 @@ def _print_table(table, hdi_prob: float) -> None:
             escape(str(name)), escape(str(row["units"])), _fmt(row["mean"]), _fmt(row["sd"], 3),
             f"[{_fmt(row['hdi_low'])}, {_fmt(row['hdi_high'])}]",
             _fmt(row["p_inf"]) if row["p_inf"] else "0",
+            escape(str(row.get("spread_from", ""))),
         )
     console.print(t)
 

@@ -169,6 +169,10 @@ def find_warnings(ds: xr.Dataset, hdi_prob: float | None = None) -> list[ReportW
                 f"Every sample of {name} is NaN: the quantity could not be computed (often "
                 "a missing material property; see the run's warnings)."))
 
+    for note in json.loads(ds.attrs.get("calibration_warnings", "[]") or "[]"):
+        found.append(ReportWarning("Outside the calibrated imaging conditions", note))
+    for note in json.loads(ds.attrs.get("imaging_notes", "[]") or "[]"):
+        found.append(ReportWarning("Imaging conditions partly not measurable", note))
     if 0 < n < MIN_SAMPLES:
         found.append(ReportWarning(
             "Few samples",
@@ -254,17 +258,50 @@ def _summary_table(ds: xr.Dataset, prob: float, variables: Sequence[str]) -> str
         return "<p>(none)</p>"
     table = summarize(ds, prob, variables=variables)
     pct = f"{100 * prob:g}%"
-    head = ("quantity", "units", "mean", "sd", f"{pct} HDI low", f"{pct} HDI high", "P(∞)")
+    head = ("quantity", "units", "mean", "sd", f"{pct} HDI low", f"{pct} HDI high", "P(∞)",
+            "spread from")
     out = ["<table><tr>" + "".join(
         f'<th class="{"l" if i < 2 else ""}">{_e(h)}</th>' for i, h in enumerate(head)
     ) + "</tr>"]
     for name, row in table.iterrows():
         cells = [name, row["units"], format_value(row["mean"]), format_value(row["sd"], 3),
                  format_value(row["hdi_low"]), format_value(row["hdi_high"]),
-                 format_value(row["p_inf"]) if row["p_inf"] else "0"]
+                 format_value(row["p_inf"]) if row["p_inf"] else "0",
+                 row.get("spread_from", "")]
         out.append("<tr>" + "".join(
             f'<td class="{"l" if i < 2 else ""}">{_e(c)}</td>' for i, c in enumerate(cells)
         ) + "</tr>")
+    out.append("</table>")
+    return "".join(out)
+
+
+def _imaging_rows(ds: xr.Dataset) -> list[tuple[str, str]]:
+    rows = []
+    if "psf_sigma" in ds:
+        rows.append(("point-spread width (z, y, x)",
+                     ", ".join(f"{float(v):.2f}" for v in ds["psf_sigma"].values) + " voxels"))
+    for name, label in (("photons_per_voxel", "photons per voxel"),
+                        ("read_noise", "read noise (grey)"), ("slice_drift", "slice drift")):
+        if name in ds:
+            rows.append((label, f"{float(ds[name]):.3g}"))
+    return rows
+
+
+def _sources(ds: xr.Dataset, variables: Sequence[str]) -> str:
+    from uqtwin.results.attribution import variance_decomposition
+    from uqtwin.results.summary import summarize
+
+    rows = list(summarize(ds, variables=variables).index) if variables else []
+    table = variance_decomposition(ds, rows=rows)
+    if table.empty:
+        return ("<p>This run's sampler draws no nuisance values (only the ambiguity sampler "
+                "does), so its spread cannot be split by source.</p>")
+    cols = list(table.columns)
+    out = ['<table><tr><th class="l">quantity</th>'
+           + "".join(f"<th>{_e(c)}</th>" for c in cols) + "</tr>"]
+    for name, row in table.iterrows():
+        out.append(f'<tr><td class="l">{_e(name)}</td>'
+                   + "".join(f"<td>{100 * float(row[c]):.0f}%</td>" for c in cols) + "</tr>")
     out.append("</table>")
     return "".join(out)
 
@@ -302,6 +339,7 @@ _SECTIONS = (
     ("segmentation", "Segmentation and its uncertainty"),
     ("samples", "Sampled microstructures"),
     ("summary", "Summary of the quantities"),
+    ("sources", "Where the uncertainty comes from"),
     ("distributions", "Distributions of the quantities"),
     ("size", "Size distributions"),
     ("tensors", "Tensors"),
@@ -350,8 +388,11 @@ so its spread shows how much the answer depends on the uncertain voxels.</p>
 <div class="note"><b>How to read the intervals.</b> Each quantity is summarised by its mean,
 its standard deviation (sd) and a <b>{pct} highest-density interval (HDI)</b>: the
 narrowest range that holds {pct} of the samples. Read it as “given the image and the
-model, the value lies in this range with {pct} probability”. It covers the segmentation
-uncertainty only, not errors of the imaging itself or of the chosen model.</div>"""]
+model, the value lies in this range with {pct} probability”. With the default
+<code>ambiguity</code> sampler it covers what the grey values cannot decide (where the
+particles end, how much of the binder domain is solid, its texture) and the estimators'
+own calibrated bias at the measured blur; section “Where the uncertainty comes from” says
+how much of each interval is which.</div>"""]
 
     warns = find_warnings(ds, prob)
     parts.append(h2("warnings"))
@@ -423,6 +464,26 @@ exactly from the fitted ensemble model kept beside them
               _summary_table(ds, prob, other_vars), "</details>",
               "<details><summary>What each variable means</summary>",
               _descriptions(ds), "</details>"]
+
+    parts += [h2("sources"),
+              "<p><b>Imaging conditions measured on the scan</b> (edge profiles for the "
+              "point spread, flat regions for the noise, slice means for the drift); the "
+              "sampler uses the measured point spread, and the calibration of its priors "
+              "and estimator discrepancy is valid inside the range the phantom study "
+              "spanned (a warning above says when the scan lies outside).</p>",
+              _table(_imaging_rows(ds)) if _imaging_rows(ds) else "<p>(not recorded)</p>",
+              "<p><b>Share of each quantity's spread due to each unknown</b>: the first-order "
+              "sensitivity index of each nuisance the members drew (how much of the "
+              "variance would go if it were known; estimated from the members themselves, "
+              "uncertain by about 0.1 with 32 members). <i>binder solid share</i>: solid or "
+              "nanoporous binder cannot be told apart below the blur (a BET or porosimetry "
+              "measurement, or <code>[sampler] binder</code>, narrows it); <i>active "
+              "boundary share</i>: where the particles end inside the blur (a sharper scan "
+              "narrows it); <i>binder texture length</i>: the binder domain's texture below "
+              "the resolution; <i>estimator discrepancy</i>: the measuring method's own bias "
+              "at this blur; <i>other</i>: the random placement of boundaries and the "
+              "mixture parameters (more voxels narrow it).</p>",
+              _sources(ds, main_vars)]
 
     parts += [h2("distributions"),
               "<p>The posterior-predictive distribution of each quantity: a histogram of "

@@ -15,8 +15,8 @@ from typing import Any
 
 from uqtwin.errors import ConfigError
 from uqtwin.sample.priors import (
+    BINDER_KINDS,
     DEFAULT_SHARE_PRIOR,
-    DEFAULT_SOLID_PRIOR,
     DEFAULT_TEXTURE_LENGTH,
 )
 
@@ -87,9 +87,12 @@ class SamplerConfig:
     """``[sampler]``: how the ensemble of microstructures is drawn.
 
     ``correlation_length`` (voxels) is that of the ``correlated`` and ``parametric``
-    samplers; ``share_prior``, ``solid_prior``, ``texture_length``, ``psf_sigma`` (voxels,
-    z y x) and ``correlation_scale`` are the ``ambiguity`` sampler's (see
-    :mod:`uqtwin.sample.ambiguity`);
+    samplers; ``share_prior``, ``binder`` (``unknown``, ``solid``, ``nanoporous``: which
+    calibrated prior of the middle-grey domain's solid share applies), ``solid_prior`` (a
+    Beta prior given directly instead of ``binder``), ``texture_length``, ``psf_sigma``
+    (voxels, z y x; unset: measured from the scan's edges), ``correlation_scale`` and
+    ``discrepancy`` (add the estimators' calibrated bias and its uncertainty to each
+    member) are the ``ambiguity`` sampler's (see :mod:`uqtwin.sample.ambiguity`);
     ``effective_voxels`` coarsens the Bayesian mixture posterior of ``parametric`` and
     ``ambiguity``, which keep ``n_draws`` parameter draws.
     """
@@ -99,12 +102,14 @@ class SamplerConfig:
     seed: int = 0
     correlation_length: float = 1.0
     share_prior: tuple[float, float] = DEFAULT_SHARE_PRIOR
-    solid_prior: tuple[float, float] = DEFAULT_SOLID_PRIOR
+    binder: str | None = None
+    solid_prior: tuple[float, float] | None = None
     texture_length: tuple[float, float] = DEFAULT_TEXTURE_LENGTH
-    psf_sigma: tuple[float, float, float] = (0.8, 0.8, 0.8)
+    psf_sigma: tuple[float, float, float] | None = None
     correlation_scale: float = 10.0
     n_draws: int = 24
     effective_voxels: float = 400.0
+    discrepancy: bool = True
 
 
 @dataclass(frozen=True)
@@ -314,15 +319,24 @@ def check_config(cfg: RunConfig) -> RunConfig:
         raise ConfigError(f"[sampler] seed must be >= 0, got {s.seed}")
     if s.correlation_length <= 0:
         raise ConfigError(f"[sampler] correlation_length must be > 0, got {s.correlation_length}")
+    if s.binder is not None and s.binder not in BINDER_KINDS:
+        raise ConfigError(f"[sampler] binder {s.binder!r} is not one of {', '.join(BINDER_KINDS)}")
+    if s.binder is not None and s.solid_prior is not None:
+        raise ConfigError("[sampler] give binder or solid_prior, not both (solid_prior is the "
+                          "binder's solid-share prior stated directly)")
+    if len(names) < 3 and (s.binder is not None or s.solid_prior is not None):
+        key = "binder" if s.binder is not None else "solid_prior"
+        raise ConfigError(f"[sampler] {key} describes the middle-grey (binder) phase, but "
+                          f"[phases] names has only {len(names)} phases {list(names)}")
     for key in ("share_prior", "solid_prior"):
         prior = getattr(s, key)
-        if len(prior) != 2 or min(prior) <= 0:
+        if prior is not None and (len(prior) != 2 or min(prior) <= 0):
             raise ConfigError(f"[sampler] {key} must be two numbers > 0 (Beta a, b), got "
                               f"{list(prior)}")
     if len(s.texture_length) != 2 or s.texture_length[0] <= 0 or s.texture_length[1] < 0:
         raise ConfigError("[sampler] texture_length must be [median > 0 voxels, log sd >= 0], "
                           f"got {list(s.texture_length)}")
-    if len(s.psf_sigma) != 3 or min(s.psf_sigma) < 0:
+    if s.psf_sigma is not None and (len(s.psf_sigma) != 3 or min(s.psf_sigma) < 0):
         raise ConfigError(f"[sampler] psf_sigma must be 3 numbers >= 0 (z, y, x voxels), got "
                           f"{list(s.psf_sigma)}")
     if s.correlation_scale < 0 or s.n_draws < 1 or s.effective_voxels <= 0:

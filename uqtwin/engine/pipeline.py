@@ -34,7 +34,13 @@ from uqtwin.microstructure import Microstructure
 from uqtwin.quantities.registry import compute_quantities
 from uqtwin.results.dataset import stack_samples, write_results
 from uqtwin.results.schema import PIPELINE_VARIABLES, SCHEMA_VERSION, validate
-from uqtwin.sample.model import EnsembleSampler, SamplerSettings, build_sampler
+from uqtwin.sample.model import (
+    EnsembleSampler,
+    SamplerSettings,
+    build_sampler,
+    member_nuisances,
+)
+from uqtwin.sample.priors import BetaMixture, solid_share_prior
 from uqtwin.volume import spacing_of, unit_of
 
 Log = Callable[[str], None]
@@ -62,6 +68,9 @@ class Prepared:
     phases: tuple[str, ...]
     mixture: Mapping[str, Any]  # plain Gaussian mixture: means, sds, weights
     input_sha256: str
+    imaging: Mapping[str, Any] | None = None  # ImagingConditions.to_dict() of the raw scan
+    psf_sigma: tuple[float, float, float] = (0.8, 0.8, 0.8)  # as the sampler used it
+    covariates: Mapping[str, float] | None = None  # of the discrepancy terms
 
     @property
     def posteriors(self) -> np.ndarray:
@@ -80,19 +89,63 @@ def read_input(cfg: RunConfig) -> xr.DataArray:
     )
 
 
-def sampler_settings(cfg: RunConfig) -> SamplerSettings:
-    """The ``[sampler]`` and ``[segment]`` settings that fit the ensemble model."""
+def solid_prior_of(cfg: RunConfig) -> BetaMixture:
+    """The binder's solid-share prior: ``solid_prior`` if given, else ``binder``'s."""
+    s = cfg.sampler
+    if s.solid_prior is not None:
+        return BetaMixture.of(s.solid_prior)
+    return solid_share_prior(s.binder or "unknown")
+
+
+def sampler_settings(
+    cfg: RunConfig, psf_sigma: Sequence[float] = (0.8, 0.8, 0.8)
+) -> SamplerSettings:
+    """The ``[sampler]`` and ``[segment]`` settings that fit the ensemble model.
+
+    ``psf_sigma`` (voxels) is used where ``[sampler] psf_sigma`` is not set (the engine
+    passes the width measured on the scan).
+    """
     s = cfg.sampler
     return SamplerSettings(
         kind=s.kind, correlation_length=s.correlation_length, share_prior=s.share_prior,
-        solid_prior=s.solid_prior, texture_length=s.texture_length,
-        psf_sigma=s.psf_sigma, correlation_scale=s.correlation_scale, n_draws=s.n_draws,
+        solid_prior=solid_prior_of(cfg), texture_length=s.texture_length,
+        psf_sigma=tuple(s.psf_sigma if s.psf_sigma is not None else psf_sigma),
+        correlation_scale=s.correlation_scale, n_draws=s.n_draws,
         effective_voxels=s.effective_voxels, max_fit_voxels=cfg.segment.max_fit_voxels,
     )
 
 
+#: A drift smaller than this (relative, over the z range) is left in the scan, and so is
+#: one within three standard errors of zero (:func:`drift_is_significant`).
+MIN_DRIFT = 0.005
+
+
+def measure_imaging(volume: xr.DataArray, cfg: RunConfig, log: Log = _quiet):
+    """Stage 2a: the scan's point spread, noise and slice drift, from the raw grey values.
+
+    Returns the conditions and the volume with a measurable drift divided out.
+    """
+    from uqtwin.segment.imaging import correct_drift, drift_is_significant, estimate_imaging
+    from uqtwin.segment.mixture import fit_mixture
+
+    em = fit_mixture(volume, len(cfg.phases.names), seed=cfg.sampler.seed,
+                     max_samples=cfg.segment.max_fit_voxels, phases=cfg.phases.names)
+    cond = estimate_imaging(volume, em.means)
+    psf = ", ".join(f"{v:.2f}" for v in cond.psf_sigma)
+    log(f"imaging conditions: point spread ({psf}) voxels (z, y, x), "
+        f"{cond.photons:.3g} photons per voxel, read noise {cond.read_noise:.3g}, "
+        f"slice drift {cond.drift:+.3f}")
+    for note in cond.notes:
+        log(f"  {note}")
+    if drift_is_significant(cond, MIN_DRIFT):
+        log(f"  dividing out the slice drift ({cond.drift:+.3f} over z)")
+        volume = correct_drift(volume, cond.drift)
+    return cond, volume
+
+
 def fit_ensemble(
-    volume: xr.DataArray, cfg: RunConfig, log: Log = _quiet
+    volume: xr.DataArray, cfg: RunConfig, log: Log = _quiet,
+    psf_sigma: Sequence[float] = (0.8, 0.8, 0.8),
 ) -> tuple[EnsembleSampler, Mapping[str, Any]]:
     """Stages 2–3: denoise, then fit the mixture and the sampler's model."""
     from uqtwin.segment.denoise import denoise_nlm
@@ -104,28 +157,55 @@ def fit_ensemble(
                              patch_distance=d.patch_distance, poisson=d.poisson)
     log(f"fitting the segmentation model ({cfg.sampler.kind} sampler)")
     if cfg.sampler.kind == "ambiguity" and len(cfg.phases.names) > 2:
-        a, b = cfg.sampler.solid_prior
-        # The default prior halves a resolved binder; say so where users look.
-        log(f"  middle-grey domain read as {a / (a + b):.0%} solid on average (an unresolved, "
-            "nanoporous carbon-binder domain); set [sampler] solid_prior = [50, 1] if it is "
-            "resolved and solid")
-    return build_sampler(volume, tuple(cfg.phases.names), sampler_settings(cfg),
+        prior = solid_prior_of(cfg)
+        what = ("as stated by [sampler] solid_prior" if cfg.sampler.solid_prior is not None
+                else f"binder = {cfg.sampler.binder or 'unknown'!r}")
+        # Solid and nanoporous binder look alike below the blur: say what was assumed.
+        log(f"  middle-grey (binder) domain: solid share {prior.mean:.2f} ± {prior.sd:.2f} "
+            f"({what}); set [sampler] binder = \"solid\" or \"nanoporous\" if you know it")
+    return build_sampler(volume, tuple(cfg.phases.names), sampler_settings(cfg, psf_sigma),
                          seed=cfg.sampler.seed)
 
 
 def prepare(cfg: RunConfig, log: Log = _quiet) -> Prepared:
-    """Stages 1–3 from a config: read, denoise, fit the ensemble model."""
+    """Stages 1–3 from a config: read, measure the imaging, denoise, fit the model."""
     log(f"reading {cfg.input.path}")
     volume = read_input(cfg)
-    sampler, mixture = fit_ensemble(volume, cfg, log)
-    return Prepared(
+    cond, volume = measure_imaging(volume, cfg, log)
+    psf = tuple(float(v) for v in (cfg.sampler.psf_sigma or cond.psf_sigma))
+    sampler, mixture = fit_ensemble(volume, cfg, log, psf)
+    covariates = None
+    if cfg.sampler.kind == "ambiguity":
+        from uqtwin.results.discrepancy import discrepancy_covariates
+
+        # The partial-volume reading at the median parameters: no prior moves it, so the
+        # covariates are those the calibration measured the same way.
+        point = np.argmax(sampler.pv_posteriors(None), axis=0).astype(np.uint8)
+        covariates = discrepancy_covariates(point, psf)
+    prepared = Prepared(
         sampler=sampler,
         spacing=spacing_of(volume),
         unit=unit_of(volume),
         phases=tuple(cfg.phases.names),
         mixture=mixture,
         input_sha256=str(volume.attrs.get("sha256", "")),
+        imaging=cond.to_dict(),
+        psf_sigma=psf,
+        covariates=covariates,
     )
+    for note in calibration_warnings(prepared, cfg):
+        log(f"warning: {note}")
+    return prepared
+
+
+def calibration_warnings(prepared: Prepared, cfg: RunConfig) -> list[str]:
+    """Where the run's measured imaging conditions leave the calibrated range."""
+    if cfg.sampler.kind != "ambiguity" or prepared.imaging is None:
+        return []
+    from uqtwin.results.discrepancy import load_discrepancy
+
+    conditions = {**prepared.imaging, **(prepared.covariates or {})}
+    return load_discrepancy().out_of_range(conditions)
 
 
 def draw_sample(
@@ -172,20 +252,29 @@ def evaluate_sample(
     phases: Sequence[str],
     materials: Mapping[str, Any],
     cfg: RunConfig,
+    covariates: Mapping[str, float] | None = None,
 ) -> tuple[int, xr.Dataset]:
     """Stages 4–5 for one sample: draw it, compute its quantities. Picklable for dask."""
     labels = draw_sample(sampler, seed, cfg.segment, phases)
     ms = Microstructure(labels, tuple(spacing), unit, tuple(phases), materials, context)
     q = cfg.quantities
     ds = compute_quantities(ms, q.names, phases=q.phases, options=q.options)
+    if cfg.sampler.kind == "ambiguity" and cfg.sampler.discrepancy and covariates:
+        from uqtwin.results.discrepancy import apply_discrepancy, load_discrepancy
+
+        ds = apply_discrepancy(ds, load_discrepancy(), covariates, seed)
+        if "estimator_discrepancy" in ds:
+            ds["estimator_discrepancy"].attrs = _pipeline_attrs("estimator_discrepancy")
+    for name, value in member_nuisances(sampler, seed).items():
+        ds[name] = xr.DataArray(float(value), attrs=_pipeline_attrs(name))
     ds["sample_seed"] = xr.DataArray(np.int64(seed), attrs=_pipeline_attrs("sample_seed"))
     return index, ds
 
 
 def _pipeline_attrs(name: str) -> dict[str, str]:
-    """units, long_name and description of a pipeline variable, as the schema states them."""
+    """units, long_name, description (and role) of a pipeline variable, from the schema."""
     spec = PIPELINE_VARIABLES[name]
-    return {k: spec[k] for k in ("units", "long_name", "description")}
+    return {k: spec[k] for k in ("units", "long_name", "description", "role") if k in spec}
 
 
 def _ensemble_fingerprint(cfg: RunConfig, input_sha256: str) -> str:
@@ -305,7 +394,8 @@ def run(
         if progress:
             progress(finished, n)
 
-    rest = (prepared.spacing, prepared.unit, prepared.phases, _materials(cfg), cfg)
+    rest = (prepared.spacing, prepared.unit, prepared.phases, _materials(cfg), cfg,
+            prepared.covariates)
     jobs = [(i, sample_seed(cfg.sampler.seed, i)) for i in todo]
     address = scheduler or cfg.engine.scheduler
     context = reference_context(prepared, cfg) if jobs else {}
@@ -353,6 +443,17 @@ def collect(
                       ("mixture_weight", "weights")):
         ds[name] = xr.DataArray(np.asarray(mix[key], dtype=float), dims=("phase",),
                                 coords={"phase": phases}, attrs=_pipeline_attrs(name))
+    if prepared.imaging is not None:
+        im = prepared.imaging
+        imaging = {"psf_sigma": (("axis",), np.asarray(prepared.psf_sigma, dtype=float)),
+                   # to_dict() writes an undetectable photon noise (inf) as None (JSON)
+                   "photons_per_voxel": ((), np.inf if im["photons"] is None
+                                         else float(im["photons"])),
+                   "read_noise": ((), float(im["read_noise"])),
+                   "slice_drift": ((), float(im["drift"]))}
+        for name, (dims, values) in imaging.items():
+            ds[name] = xr.DataArray(values, dims=dims, attrs=_pipeline_attrs(name))
+        ds = ds.assign_coords(axis=["z", "y", "x"]) if "axis" not in ds.coords else ds
     if cfg.output.maps:
         post = prepared.posteriors
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -377,5 +478,7 @@ def collect(
         "phases": json.dumps(phases),
         "hdi_prob": cfg.output.hdi_prob,
         "title": "uqtwin ensemble results",
+        "imaging_notes": json.dumps(list((prepared.imaging or {}).get("notes", []))),
+        "calibration_warnings": json.dumps(calibration_warnings(prepared, cfg)),
     }
     return ds

@@ -78,6 +78,77 @@ PIPELINE_VARIABLES: dict[str, dict[str, Any]] = {
         "description": "Probability of each phase at each voxel under the ensemble model "
                        "(the marginal that the samples are drawn from).",
     },
+    "active_boundary_share": {
+        "dims": [SAMPLE_DIM],
+        "units": "1",
+        "long_name": "active boundary share",
+        "description": "Nuisance drawn by the ambiguity sampler: the share q of the "
+                       "plain-mixture reading of the active phase's intermediate boundary "
+                       "voxels (0: all partial-volume edges).",
+        "role": "nuisance",
+    },
+    "binder_solid_share": {
+        "dims": [SAMPLE_DIM],
+        "units": "1",
+        "long_name": "binder solid share",
+        "description": "Nuisance drawn by the ambiguity sampler: the solid share s of the "
+                       "middle-grey (carbon-binder) domain, from the prior of [sampler] "
+                       "binder (solid and nanoporous binder look alike below the blur).",
+        "role": "nuisance",
+    },
+    "binder_texture_length": {
+        "dims": [SAMPLE_DIM],
+        "units": "voxel",
+        "long_name": "binder texture length",
+        "description": "Nuisance drawn by the ambiguity sampler: correlation length of the "
+                       "middle-grey domain's solid/pore texture.",
+        "role": "nuisance",
+    },
+    "estimator_discrepancy": {
+        "dims": [SAMPLE_DIM, "discrepancy_term"],
+        "units": "1",
+        "long_name": "estimator discrepancy",
+        "description": "Log factor exp(delta) applied to each calibrated quantity element "
+                       "of this member: the estimator's own bias at the measured blur, "
+                       "with its uncertainty (uqtwin.results.discrepancy); NaN where the "
+                       "run did not compute that element.",
+        "role": "nuisance",
+    },
+    "psf_sigma": {
+        "dims": ["axis"],
+        "units": "voxel",
+        "long_name": "point-spread width",
+        "description": "Standard deviation of the scanner's Gaussian point spread per "
+                       "axis (z, y, x), measured from the raw scan's edge profiles, or "
+                       "as set by [sampler] psf_sigma.",
+        "role": "imaging",
+    },
+    "photons_per_voxel": {
+        "dims": [],
+        "units": "1",
+        "long_name": "photons per voxel",
+        "description": "Photon count per voxel at the scan's mean grey value, from the "
+                       "noise variance's growth with the grey value in flat regions "
+                       "(inf: no signal-dependent noise detected).",
+        "role": "imaging",
+    },
+    "read_noise": {
+        "dims": [],
+        "units": "grey",
+        "long_name": "read noise",
+        "description": "Standard deviation of the signal-independent noise of the raw "
+                       "scan.",
+        "role": "imaging",
+    },
+    "slice_drift": {
+        "dims": [],
+        "units": "1",
+        "long_name": "slice drift",
+        "description": "Relative change of the grey level over the z range (a linear "
+                       "trend of the pure phases' slice means); divided out before "
+                       "segmentation.",
+        "role": "imaging",
+    },
     "posterior_entropy": {
         "dims": ["z", "y", "x"],
         "units": "nat",

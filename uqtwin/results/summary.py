@@ -37,8 +37,8 @@ def ensemble_variables(ds: xr.Dataset, max_elements: int = 64) -> list[str]:
     for name, da in ds.data_vars.items():
         if SAMPLE_DIM not in da.dims or da.dtype.kind not in "biuf" or name == "sample_seed":
             continue
-        if da.attrs.get("role") == "diagnostic":
-            continue
+        if da.attrs.get("role") in ("diagnostic", "nuisance"):
+            continue  # solver diagnostics; nuisance draws feed the variance decomposition
         if any(str(d) == "bin" or str(d).endswith("_bin") for d in da.dims):
             continue  # distributions are shown as bands (plots, report), not table rows
         if da.size // max(da.sizes[SAMPLE_DIM], 1) <= max_elements:
@@ -64,6 +64,31 @@ def _label(name: str, index: dict) -> str:
     return f"{name}[{', '.join(str(v) for v in index.values())}]"
 
 
+def _elements(ds: xr.Dataset, variables: Sequence[str]):
+    """``(row name, variable, per-sample values)`` of every scalar element."""
+    for name in variables:
+        da = ds[name]
+        other = [d for d in da.dims if d != SAMPLE_DIM]
+        for idx in np.ndindex(*[da.sizes[d] for d in other]):
+            index = {
+                d: da[d].values[i] if d in da.coords else i
+                for d, i in zip(other, idx, strict=True)
+            }
+            values = np.asarray(da.isel(dict(zip(other, idx, strict=True))).values, dtype=float)
+            yield _label(name, index), name, values
+
+
+def element_values(ds: xr.Dataset, row: str) -> np.ndarray | None:
+    """Per-sample values of the element a summary row names (None: no such element)."""
+    variable = row.split("[", 1)[0]
+    if variable not in ds.data_vars or SAMPLE_DIM not in ds[variable].dims:
+        return None
+    for key, _, values in _elements(ds, [variable]):
+        if key == row:
+            return values
+    return None
+
+
 def summarize(
     ds: xr.Dataset, hdi_prob: float = 0.9, variables: Sequence[str] | None = None
 ) -> pd.DataFrame:
@@ -84,13 +109,16 @@ def summarize(
     -------
     pandas.DataFrame
         Index: ``name[coord, ...]``; columns ``variable, units, mean, sd, hdi_low,
-        hdi_high, p_inf, n_samples``.
+        hdi_high, p_inf, n_samples, spread_from`` (the largest source of the spread and
+        its share, from :func:`uqtwin.results.attribution.variance_decomposition`; empty
+        when the sampler draws no nuisance).
     """
     az = _arviz()
     variables = ensemble_variables(ds) if variables is None else list(variables)
     if not variables:
         return pd.DataFrame(
-            columns=["variable", "units", "mean", "sd", "hdi_low", "hdi_high", "p_inf", "n_samples"]
+            columns=["variable", "units", "mean", "sd", "hdi_low", "hdi_high", "p_inf",
+                     "n_samples", "spread_from"]
         )
     finite = ds[variables].astype(float)
     finite = finite.where(np.isfinite(finite))
@@ -108,33 +136,30 @@ def summarize(
     lo_col, hi_col = [c for c in table.columns if c.startswith("hdi_")]
     rows = []
     n = ds.sizes[SAMPLE_DIM]
-    for name in variables:
-        da = ds[name]
-        other = [d for d in da.dims if d != SAMPLE_DIM]
-        for idx in np.ndindex(*[da.sizes[d] for d in other]):
-            index = {
-                d: da[d].values[i] if d in da.coords else i
-                for d, i in zip(other, idx, strict=True)
+    for key, name, values in _elements(ds, variables):
+        if np.isnan(values).all():
+            continue  # not computed for this element (e.g. a phase left out by option)
+        stats = table.loc[key]
+        rows.append(
+            {
+                "name": key,
+                "variable": name,
+                "units": ds[name].attrs.get("units", ""),
+                "mean": float(stats["mean"]),
+                "sd": float(stats["sd"]),
+                "hdi_low": float(stats[lo_col]),
+                "hdi_high": float(stats[hi_col]),
+                "p_inf": float(np.mean(np.isinf(values))),
+                "n_samples": int(n),
             }
-            key = _label(name, index)
-            values = np.asarray(da.isel(dict(zip(other, idx, strict=True))).values, dtype=float)
-            if np.isnan(values).all():
-                continue  # not computed for this element (e.g. a phase left out by option)
-            stats = table.loc[key]
-            rows.append(
-                {
-                    "name": key,
-                    "variable": name,
-                    "units": da.attrs.get("units", ""),
-                    "mean": float(stats["mean"]),
-                    "sd": float(stats["sd"]),
-                    "hdi_low": float(stats[lo_col]),
-                    "hdi_high": float(stats[hi_col]),
-                    "p_inf": float(np.mean(np.isinf(values))),
-                    "n_samples": int(n),
-                }
-            )
-    return pd.DataFrame(rows).set_index("name")
+        )
+    out = pd.DataFrame(rows).set_index("name")
+    from uqtwin.results.attribution import main_source, variance_decomposition
+
+    decomposition = variance_decomposition(ds, rows=list(out.index))
+    # The largest source of each row's spread ("" where the run drew no nuisance).
+    out["spread_from"] = main_source(decomposition).reindex(out.index).fillna("")
+    return out
 
 
 def format_value(value: float, digits: int = 4) -> str:
@@ -149,7 +174,8 @@ def format_value(value: float, digits: int = 4) -> str:
 def summary_markdown(table: pd.DataFrame, hdi_prob: float = 0.9) -> str:
     """The summary as a Markdown table (no extra dependency)."""
     pct = f"{100 * hdi_prob:g}%"
-    head = ["quantity", "units", "mean", "sd", f"{pct} HDI low", f"{pct} HDI high", "P(∞)"]
+    head = ["quantity", "units", "mean", "sd", f"{pct} HDI low", f"{pct} HDI high", "P(∞)",
+            "spread from"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, row in table.iterrows():
         cells = [
@@ -160,6 +186,7 @@ def summary_markdown(table: pd.DataFrame, hdi_prob: float = 0.9) -> str:
             format_value(row["hdi_low"]),
             format_value(row["hdi_high"]),
             format_value(row["p_inf"]),
+            row.get("spread_from", ""),
         ]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     return "\n".join(lines) + "\n"

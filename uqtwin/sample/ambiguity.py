@@ -14,12 +14,14 @@ fractions and, above all, the surface areas:
    (the plain Gaussian mixture, :func:`uqtwin.segment.mixture.phase_posteriors`). A member
    draws the share ``q`` of the plain reading, ``q ~ Beta(share_prior)``, and uses the
    active-phase probability ``A = (1 - q) A_pv + q A_plain``.
-2. **How much of the middle-grey domain is solid.** The CBD of a real electrode is
-   nanoporous and its texture lies below the point spread, so a region that reads as
-   middle phase is a mixture of middle phase and pore at the scale of a voxel. A member
-   draws the solid share ``s ~ Beta(solid_prior)``; a non-active voxel is middle phase
-   with probability ``s r``, where ``r = P_plain(middle) / P_plain(not active)`` is how
-   middle-grey the voxel reads.
+2. **How much of the middle-grey domain is solid.** The CBD of a real electrode may be
+   nanoporous, with a texture below the point spread, or solid; below the blur the two
+   look alike, so a region that reads as middle phase is, at the scale of a voxel, a
+   mixture of middle phase and pore in unknown proportion. A member draws the solid
+   share ``s`` from the prior of the binder material (:data:`~uqtwin.sample.priors.
+   BINDER_PRIORS`: ``solid``, ``nanoporous``, or ``unknown``, their equal mixture, the
+   default); a non-active voxel is middle phase with probability ``s r``, where
+   ``r = P_plain(middle) / P_plain(not active)`` is how middle-grey the voxel reads.
 3. **The texture of that domain.** Which of its voxels are solid is drawn from a
    Gaussian random field with a correlation length ``l ~ LogNormal(texture_length)``
    voxels per member. The length sets the middle phase's surface area per volume (short:
@@ -31,15 +33,15 @@ than the blur, so its uncertain voxels move together (coherent boundary shifts) 
 particle surfaces stay smooth. Each voxel keeps its member's marginal law:
 ``P(active) = A``, ``P(middle) = (1 - A) s r``, ``P(pore) = (1 - A)(1 - s r)``.
 
-The three nuisance priors are calibrated on the calibration half of the phantom study
-(benchmarks/calibration.py; validation on the other half; see benchmarks/README.md,
-"Calibration"): each calibration phantom gives the ``q`` that reproduces its active
-fraction, the ``s`` that reproduces its middle-phase fraction, and the texture lengths that
-reproduce its pore and middle-phase surface areas; the priors are fitted to those. They
-describe an unresolved, nanoporous carbon-binder domain at a blur of 0.6-1.0 voxel. Where
-the middle phase is resolved (fine voxels, solid binder films wider than the blur), set
-``solid_prior`` close to 1 (e.g. ``(50, 1)``), otherwise the middle phase is read as half
-pore.
+The nuisance priors are calibrated by the leave-one-family-out study
+(benchmarks/calibration.py; benchmarks/README.md, "Calibration"): each phantom gives the
+``q`` that reproduces its active fraction, the ``s`` that reproduces its middle-phase
+fraction, and the texture length that reproduces its pore and middle-phase surface areas;
+the priors are fitted to those of every family, and checked on each family left out of
+the fit. What the nuisances cannot fix, the estimators' own bias at the scan's blur and
+resolution, is added afterwards by :mod:`uqtwin.results.discrepancy`. Each member's
+nuisance values are recorded (:meth:`AmbiguityState.nuisances`), so
+:mod:`uqtwin.results.attribution` can say how much of each interval each one causes.
 
 Because ``q`` and ``s`` are shared by all voxels of a member, the spread of the volume
 fractions does not collapse with the number of voxels: it is the spread of the
@@ -61,9 +63,10 @@ from scipy.special import ndtr
 from uqtwin.errors import VolumeError
 from uqtwin.sample.correlated import _lengths, gaussian_random_field
 from uqtwin.sample.priors import (
+    BINDER_PRIORS,
     DEFAULT_SHARE_PRIOR,
-    DEFAULT_SOLID_PRIOR,
     DEFAULT_TEXTURE_LENGTH,
+    BetaMixture,
 )
 from uqtwin.segment.bayes import (
     DEFAULT_EFFECTIVE_VOXELS,
@@ -91,10 +94,12 @@ class AmbiguityOptions:
         Beta(a, b) prior of ``q``, the share of the plain-mixture reading of the
         intermediate voxels at the active phase's boundary (0: all partial-volume edges).
         Default :data:`DEFAULT_SHARE_PRIOR` (calibrated).
-    solid_prior : (float, float)
-        Beta(a, b) prior of ``s``, the solid share of the middle-grey domain. Default
-        :data:`DEFAULT_SOLID_PRIOR` (calibrated on an unresolved carbon-binder domain;
-        ``(50, 1)`` for a resolved, solid middle phase).
+    solid_prior : BetaMixture or (float, float)
+        Prior of ``s``, the solid share of the middle-grey domain: one Beta ``(a, b)`` or
+        a :class:`~uqtwin.sample.priors.BetaMixture`. Default: the ``"unknown"`` binder
+        prior of :data:`~uqtwin.sample.priors.BINDER_PRIORS` (an equal mixture of the
+        calibrated solid and nanoporous binder priors: the grey values cannot tell them
+        apart below the blur).
     texture_length : (float, float)
         LogNormal prior of the correlation length of the middle-grey domain's texture:
         median (voxels, > 0) and standard deviation of the logarithm (>= 0; 0 fixes the
@@ -115,7 +120,7 @@ class AmbiguityOptions:
     """
 
     share_prior: tuple[float, float] = DEFAULT_SHARE_PRIOR
-    solid_prior: tuple[float, float] = DEFAULT_SOLID_PRIOR
+    solid_prior: BetaMixture | tuple[float, float] = BINDER_PRIORS["unknown"]
     texture_length: tuple[float, float] = DEFAULT_TEXTURE_LENGTH
     effective_voxels: float = DEFAULT_EFFECTIVE_VOXELS
     n_draws: int = 24
@@ -124,7 +129,10 @@ class AmbiguityOptions:
 
     def __post_init__(self) -> None:
         _check_beta("share_prior", self.share_prior)
-        _check_beta("solid_prior", self.solid_prior)
+        try:
+            object.__setattr__(self, "solid_prior", BetaMixture.of(self.solid_prior))
+        except (VolumeError, TypeError, ValueError) as exc:
+            raise VolumeError(f"solid_prior: {exc}") from None
         median, spread = (float(v) for v in self.texture_length)
         if not (np.isfinite(median) and median > 0 and np.isfinite(spread) and spread >= 0):
             raise VolumeError("texture_length must be (median > 0 voxels, log sd >= 0), got "
@@ -206,21 +214,34 @@ class AmbiguityState:
         The law is linear in ``q`` and in ``s`` (independent), so their prior means give the
         marginal over both (at the posterior-median parameters).
         """
-        (a, b), (c, d) = self.options.share_prior, self.options.solid_prior
-        return self.member_posteriors(None, a / (a + b), c / (c + d))
+        a, b = self.options.share_prior
+        return self.member_posteriors(None, a / (a + b), self.options.solid_prior.mean)
 
     def draw_member(self, rng: np.random.Generator) -> Member:
         """The nuisance values of one member (parameter draw, ``q``, ``s``, texture length)."""
         o = self.options
         draw = int(rng.integers(self.posterior.n_draws))
         share = float(stats.beta.ppf(rng.random(), *o.share_prior))
-        solid = float(stats.beta.ppf(rng.random(), *o.solid_prior))
+        solid = o.solid_prior.from_uniform(rng.random())
         median, spread = o.texture_length
         return Member(draw, share, solid, float(median * np.exp(spread * rng.standard_normal())))
 
     def sample(self, seed: int | np.random.Generator) -> np.ndarray:
         """One member; see :func:`sample`."""
         return sample(self, seed)
+
+    def nuisances(self, seed: int) -> dict[str, float]:
+        """The nuisance values the member of ``seed`` draws, by results variable name.
+
+        The same first draws of the same stream as :func:`sample`, so these are exactly
+        the values that member used (the engine stores them for the variance
+        decomposition of :mod:`uqtwin.results.attribution`).
+        """
+        m = self.draw_member(np.random.default_rng(seed))
+        out = {"active_boundary_share": m.share}
+        if len(self.phases) > 2:
+            out.update(binder_solid_share=m.solid, binder_texture_length=m.texture_length)
+        return out
 
 
 def create(
@@ -343,7 +364,8 @@ def fit_share_prior(shares: Sequence[float], *, floor: float = 1.0) -> tuple[flo
     # The predictive variance of a new case's share: the spread between the training
     # cases plus the uncertainty of their mean (a handful of phantoms must not yield an
     # overconfident prior).
-    m, v = float(q.mean()), float(q.var(ddof=1)) * (1.0 + 1.0 / q.size)
+    # (An sd floor of 0.01: identical shares, e.g. all clipped, must not give a point mass.)
+    m, v = float(q.mean()), max(float(q.var(ddof=1)) * (1.0 + 1.0 / q.size), 1e-4)
     nu = max(m * (1 - m) / v - 1.0, 2 * floor)
     return max(m * nu, floor), max((1 - m) * nu, floor)
 

@@ -36,9 +36,10 @@ import xarray as xr
 from uqtwin.sample.correlated import sample_correlated
 from uqtwin.sample.independent import sample_independent
 from uqtwin.sample.priors import (
+    BINDER_PRIORS,
     DEFAULT_SHARE_PRIOR,
-    DEFAULT_SOLID_PRIOR,
     DEFAULT_TEXTURE_LENGTH,
+    BetaMixture,
 )
 
 #: Sampler kinds, in the order of the calibration table.
@@ -51,6 +52,15 @@ class EnsembleSampler(Protocol):
     def sample(self, seed: int | np.random.Generator) -> np.ndarray: ...
 
     def point_posteriors(self) -> np.ndarray: ...
+
+
+def member_nuisances(sampler: EnsembleSampler, seed: int) -> dict[str, float]:
+    """The nuisance values member ``seed`` draws (results variable name -> value).
+
+    Samplers that draw no nuisance (every kind but ``ambiguity``) give an empty dict.
+    """
+    nuisances = getattr(sampler, "nuisances", None)
+    return dict(nuisances(seed)) if nuisances is not None else {}
 
 
 @dataclass(frozen=True, eq=False)
@@ -85,7 +95,7 @@ class SamplerSettings:
     kind: str = "ambiguity"
     correlation_length: float = 1.0
     share_prior: tuple[float, float] = DEFAULT_SHARE_PRIOR
-    solid_prior: tuple[float, float] = DEFAULT_SOLID_PRIOR
+    solid_prior: BetaMixture | tuple[float, float] = BINDER_PRIORS["unknown"]
     texture_length: tuple[float, float] = DEFAULT_TEXTURE_LENGTH
     psf_sigma: tuple[float, float, float] = (0.8, 0.8, 0.8)
     correlation_scale: float = 10.0
@@ -127,7 +137,7 @@ def build_sampler(
         from uqtwin.sample import ambiguity
 
         options = ambiguity.AmbiguityOptions(
-            share_prior=tuple(settings.share_prior), solid_prior=tuple(settings.solid_prior),
+            share_prior=tuple(settings.share_prior), solid_prior=settings.solid_prior,
             texture_length=tuple(settings.texture_length),
             effective_voxels=settings.effective_voxels,
             n_draws=settings.n_draws, psf_sigma=tuple(settings.psf_sigma),

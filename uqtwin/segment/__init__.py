@@ -8,6 +8,7 @@ from uqtwin.segment.cleanup import (
     remove_islands,
 )
 from uqtwin.segment.denoise import anscombe, denoise_nlm, estimate_noise_sd, inverse_anscombe
+from uqtwin.segment.imaging import ImagingConditions, correct_drift, estimate_imaging
 from uqtwin.segment.mixture import (
     MixtureModel,
     fit_mixture,
@@ -18,10 +19,13 @@ from uqtwin.segment.mixture import (
 
 __all__ = [
     "CONNECTIVITY",
+    "ImagingConditions",
     "MixtureModel",
     "anscombe",
     "connected_components",
+    "correct_drift",
     "denoise_nlm",
+    "estimate_imaging",
     "estimate_noise_sd",
     "fit_mixture",
     "inverse_anscombe",

@@ -1,0 +1,258 @@
+"""Known answers of what the data cannot identify: the binder's prior, the nuisance record
+of each member, the estimator discrepancy and the variance decomposition."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+from scipy import stats
+
+from uqtwin.engine.config import config_from_dict
+from uqtwin.errors import ConfigError, VolumeError
+from uqtwin.phantoms import PHASES, image_phantom, spheres_with_binder
+from uqtwin.results.attribution import OTHER, main_effect, main_source, variance_decomposition
+from uqtwin.results.discrepancy import (
+    DiscrepancyModel,
+    DiscrepancyTerm,
+    apply_discrepancy,
+    discrepancy_covariates,
+    load_discrepancy,
+    mean_chord_lengths,
+)
+from uqtwin.sample import ambiguity
+from uqtwin.sample.priors import BINDER_PRIORS, BetaMixture, solid_share_prior
+
+X0 = {"psf_sigma": 1.0, "log_chord_pore": 1.5, "log_chord_active": 2.0}
+CENTRE = (1.0, 1.5, 2.0)
+
+
+def test_one_component_mixture_is_the_beta_law():
+    prior = BetaMixture.of((3.0, 5.0))
+    for u in (0.01, 0.3, 0.5, 0.9):
+        assert prior.from_uniform(u) == pytest.approx(stats.beta.ppf(u, 3.0, 5.0), rel=1e-12)
+    assert prior.mean == pytest.approx(3 / 8)
+    assert prior.sd == pytest.approx(stats.beta.std(3.0, 5.0), rel=1e-12)
+
+
+def test_mixture_moments_match_its_draws():
+    prior = BetaMixture(((1.0, 30.0, 30.0), (3.0, 40.0, 4.0)))  # weights normalised
+    draws = np.array([prior.from_uniform(u) for u in np.random.default_rng(0).random(20000)])
+    assert draws.mean() == pytest.approx(prior.mean, abs=0.003)
+    assert draws.std() == pytest.approx(prior.sd, abs=0.003)
+    # A quarter of the mass near 0.5, three quarters near 0.9.
+    assert np.mean(draws < 0.7) == pytest.approx(0.25, abs=0.01)
+
+
+@pytest.mark.parametrize("bad", [(1.0, 0.0), (1.0, -2.0), (np.nan, 1.0), ((1.0, 2.0),),
+                                 ((0.0, 1.0, 1.0),)])
+def test_bad_share_priors_are_named(bad):
+    with pytest.raises(VolumeError, match="prior"):
+        BetaMixture.of(bad)
+
+
+def test_unknown_binder_spans_solid_and_nanoporous():
+    solid, nano, unknown = (solid_share_prior(k) for k in ("solid", "nanoporous", "unknown"))
+    assert unknown.mean == pytest.approx(0.5 * (solid.mean + nano.mean))
+    # Its central 90 % holds the typical share of either material.
+    draws = [unknown.from_uniform(u) for u in np.random.default_rng(3).random(4000)]
+    lo, hi = np.quantile(draws, [0.05, 0.95])
+    medians = [p.from_uniform(0.5) for p in (solid, nano)]
+    assert lo < min(medians) and hi > max(medians)
+    assert solid_share_prior() is BINDER_PRIORS["unknown"]
+    with pytest.raises(VolumeError, match="binder must be one of"):
+        solid_share_prior("porous")
+
+
+@pytest.fixture(scope="module")
+def state():
+    truth = spheres_with_binder((24, 24, 24), seed=2)
+    vol = image_phantom(truth, (45.0, 105.0, 175.0), blur_sigma=0.8, photons=300.0, seed=3)
+    opts = ambiguity.AmbiguityOptions(n_draws=4)
+    return ambiguity.create(vol, PHASES, opts, seed=0)
+
+
+def test_recorded_nuisances_are_those_the_member_used(state):
+    for seed in (1, 7):
+        rng = np.random.default_rng(seed)
+        member = state.draw_member(rng)
+        assert np.array_equal(ambiguity.sample_member(state, member, rng), state.sample(seed))
+        rec = state.nuisances(seed)
+        assert rec == {"active_boundary_share": member.share,
+                       "binder_solid_share": member.solid,
+                       "binder_texture_length": member.texture_length}
+    assert state.nuisances(1) != state.nuisances(7)
+
+
+def test_solid_binder_prior_shifts_members_to_binder(state):
+    solid = ambiguity.AmbiguityState(
+        state.volume, state.phases,
+        ambiguity.AmbiguityOptions(n_draws=4, solid_prior=(60.0, 1.0)),
+        state.em, state.plain, state.posterior)
+    nano = ambiguity.AmbiguityState(
+        state.volume, state.phases,
+        ambiguity.AmbiguityOptions(n_draws=4, solid_prior=(30.0, 30.0)),
+        state.em, state.plain, state.posterior)
+    frac = [np.mean([np.mean(s.sample(k) == 1) for k in range(6)]) for s in (solid, nano)]
+    assert frac[0] > 1.5 * frac[1]
+
+
+@pytest.mark.parametrize("sampler, phases, match", [
+    ({"binder": "porous"}, None, "binder 'porous' is not one of"),
+    ({"binder": "solid", "solid_prior": [5.0, 1.0]}, None, "binder or solid_prior"),
+    ({"binder": "solid"}, ["pore", "active"], "only 2 phases"),
+    ({"solid_prior": [5.0, 0.0]}, None, "solid_prior must be two numbers > 0"),
+])
+def test_binder_settings_are_checked(sampler, phases, match):
+    data = {"input": {"path": "a.tif"}, "sampler": sampler}
+    if phases:
+        data["phases"] = {"names": phases}
+    with pytest.raises(ConfigError, match=match):
+        config_from_dict(data)
+
+
+def test_binder_setting_picks_its_prior():
+    from uqtwin.engine.pipeline import solid_prior_of
+
+    cfg = config_from_dict({"input": {"path": "a.tif"}, "sampler": {"binder": "solid"}})
+    assert solid_prior_of(cfg) == BINDER_PRIORS["solid"]
+    cfg = config_from_dict({"input": {"path": "a.tif"}})
+    assert solid_prior_of(cfg) == BINDER_PRIORS["unknown"]
+    cfg = config_from_dict({"input": {"path": "a.tif"}, "sampler": {"solid_prior": [9, 1]}})
+    assert solid_prior_of(cfg).mean == pytest.approx(0.9)
+
+
+def _member_ds():
+    return xr.Dataset({
+        "specific_surface_area": ("phase", np.array([1.0, 2.0, 3.0])),
+        "volume_fraction": ("phase", np.array([0.3, 0.2, 0.5])),
+    }, coords={"phase": list(PHASES)})
+
+
+def test_discrepancy_scales_only_its_element_and_is_reproducible():
+    term = DiscrepancyTerm("specific_surface_area", (("phase", "active"),), -0.1,
+                           (0.2, 0.0, 0.0), CENTRE, 0.05)
+    missing = DiscrepancyTerm("mean_pore_diameter", (), 0.3, (0.0, 0.0, 0.0), CENTRE, 0.0)
+    model = DiscrepancyModel((term, missing), {"psf_sigma": (0.5, 2.0)})
+    x = {**X0, "psf_sigma": 1.5}
+    a = apply_discrepancy(_member_ds(), model, x, seed=4)
+    b = apply_discrepancy(_member_ds(), model, x, seed=4)
+    xr.testing.assert_identical(a, b)
+    delta = float(a["estimator_discrepancy"].sel(discrepancy_term="specific_surface_area[active]"))
+    assert np.isnan(a["estimator_discrepancy"].sel(discrepancy_term="mean_pore_diameter"))
+    np.testing.assert_allclose(a["specific_surface_area"].values,
+                               [1.0, 2.0, 3.0 * np.exp(delta)])
+    xr.testing.assert_identical(a["volume_fraction"], _member_ds()["volume_fraction"])
+    # Over many members the log factor has the term's mean and sd at b = 1.5.
+    d = [float(apply_discrepancy(_member_ds(), model, x, seed=s)["estimator_discrepancy"][0])
+         for s in range(2000)]
+    assert np.mean(d) == pytest.approx(-0.1 + 0.2 * 0.5, abs=0.004)
+    assert np.std(d) == pytest.approx(0.05, rel=0.05)
+
+
+def test_discrepancy_widens_outside_the_calibrated_range():
+    cov = tuple(tuple(1e-4 if i == j else 0.0 for j in range(4)) for i in range(4))
+    term = DiscrepancyTerm("x", (), 0.0, (0.1, 0.0, 0.0), CENTRE, 0.02, cov)
+    model = DiscrepancyModel((term,), {"psf_sigma": (0.5, 2.0), "photons": (10.0, 1000.0)})
+    inside = model.distribution(term, {**X0, "psf_sigma": 2.0})[1]
+    outside = model.distribution(term, {**X0, "psf_sigma": 3.0})[1]
+    # Beyond the range: + (slope * 1 voxel)² + sd² on top of the extrapolated variance.
+    expected = np.sqrt(inside ** 2 + (1e-4 * (4.0 - 1.0)) + 0.1 ** 2 + 0.02 ** 2)
+    assert outside == pytest.approx(expected, rel=1e-3)
+    assert model.out_of_range({"photons": 5.0}) and not model.out_of_range({"photons": 50.0})
+
+
+def test_chord_lengths_and_covariates():
+    lab = np.zeros((10, 10, 10), np.uint8)
+    lab[:, :, 6:] = 2  # pore chords 10, 10, 6 and active 10, 10, 4 along z, y, x
+    chords = mean_chord_lengths(lab, 3)
+    np.testing.assert_allclose(chords[[0, 2]], [3 / (0.1 + 0.1 + 1 / 6), 3 / (0.2 + 0.25)])
+    assert np.isnan(chords[1])
+    x = discrepancy_covariates(lab, (1.0, 2.0, 3.0))
+    assert x["psf_sigma"] == pytest.approx(2.0)
+    assert x["log_chord_active"] == pytest.approx(np.log(3 / 0.45))
+
+
+def test_shipped_card_loads():
+    model = load_discrepancy()
+    lo, hi = model.ranges["psf_sigma"]
+    assert 0 < lo < hi
+    for term in model.terms:
+        assert term.sd >= 0 and np.isfinite(term.intercept)
+
+
+def test_main_effect_known_answers():
+    rng = np.random.default_rng(1)
+    x1, x2, e = rng.random(64), rng.random(64), rng.standard_normal(64)
+    y = 4.0 * x1 + 1.0 * (x2 - 0.5) ** 2 + 0.05 * e
+    assert main_effect(y, x1) > 0.9
+    assert main_effect(y, x2) < 0.1
+    assert main_effect(np.ones(64), x1) == 0.0
+
+
+def test_variance_decomposition_names_the_dominant_nuisance():
+    rng = np.random.default_rng(2)
+    n = 48
+    solid, share = rng.random(n), rng.random(n)
+    area = 0.3 + 0.2 * solid + 0.02 * rng.standard_normal(n)
+    vf = 0.4 + 0.1 * share + 0.001 * rng.standard_normal(n)
+    ds = xr.Dataset({
+        "specific_surface_area": (("sample", "phase"), np.column_stack([area, area, area])),
+        "volume_fraction": (("sample", "phase"), np.column_stack([vf, vf, vf])),
+        "binder_solid_share": ("sample", solid, {"role": "nuisance",
+                                                 "long_name": "binder solid share"}),
+        "active_boundary_share": ("sample", share, {"role": "nuisance",
+                                                    "long_name": "active boundary share"}),
+    }, coords={"phase": list(PHASES), "sample": np.arange(n)})
+    table = variance_decomposition(ds)
+    np.testing.assert_allclose(table.sum(axis=1), 1.0)
+    row = table.loc["specific_surface_area[pore]"]
+    assert row["binder solid share"] > 0.8 and row["active boundary share"] < 0.1
+    assert table.loc["volume_fraction[active]", "active boundary share"] > 0.9
+    assert main_source(table)["volume_fraction[pore]"].startswith("active boundary share")
+    assert OTHER in table.columns
+
+
+def test_report_shows_sources_imaging_and_calibration_warnings(tmp_path):
+    import json
+
+    from test_plot import make_results
+
+    from uqtwin.report import render_report
+
+    ds = make_results(tmp_path, n=24, store=False)
+    rng = np.random.default_rng(5)
+    solid = rng.random(24)
+    ds["specific_surface_area"].loc[{"phase": "pore"}] = 0.3 + 0.3 * solid
+    ds["binder_solid_share"] = ("sample", solid, {"role": "nuisance", "units": "1",
+                                                  "long_name": "binder solid share"})
+    ds["psf_sigma"] = ("axis", [1.2, 0.8, 0.8], {"units": "voxel", "role": "imaging"})
+    ds["photons_per_voxel"] = ((), 150.0, {"units": "1", "role": "imaging"})
+    ds.attrs["calibration_warnings"] = json.dumps(["measured psf_sigma 3.1 lies outside"])
+    html = render_report(ds)
+    assert "Where the uncertainty comes from" in html and "binder solid share" in html
+    assert "1.20, 0.80, 0.80 voxels" in html
+    assert "Outside the calibrated imaging conditions" in html
+    import re
+
+    assert re.search(r"binder solid share (9\d|100)%", html)  # pore area's main source
+
+
+@pytest.mark.parametrize("module", ["uqtwin.sample.priors", "uqtwin.results.discrepancy",
+                                    "uqtwin.results.attribution"])
+def test_docstring_examples_run(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
+
+
+def test_discrepancy_keeps_tortuosity_above_one():
+    term = DiscrepancyTerm("tortuosity_factor", (("phase", "pore"),), -2.0, (0.0, 0.0, 0.0),
+                           CENTRE, 0.0)
+    ds = xr.Dataset({"tortuosity_factor": (("phase", "axis"), [[1.5, 3.0, np.inf]])},
+                    coords={"phase": ["pore"], "axis": ["z", "y", "x"]})
+    out = apply_discrepancy(ds, DiscrepancyModel((term,), {}), X0, seed=0)
+    np.testing.assert_allclose(out["tortuosity_factor"].values,
+                               [[1.0, max(1.0, 3.0 * np.exp(-2.0)), np.inf]])
