@@ -256,3 +256,25 @@ def test_discrepancy_keeps_tortuosity_above_one():
     out = apply_discrepancy(ds, DiscrepancyModel((term,), {}), X0, seed=0)
     np.testing.assert_allclose(out["tortuosity_factor"].values,
                                [[1.0, max(1.0, 3.0 * np.exp(-2.0)), np.inf]])
+
+
+def test_derived_quantities_follow_the_adjusted_values():
+    from uqtwin.microstructure import Microstructure
+    from uqtwin.quantities.registry import compute_quantities
+
+    labels = spheres_with_binder((24, 24, 24), seed=4)
+    ms = Microstructure(labels, (1.0, 1.0, 1.0), "um", PHASES)
+    names = ["volume_fraction", "tortuosity_factor", "bruggeman_exponent"]
+    opts = {"tortuosity_factor": {"phases": ["pore"]}}
+    plain = compute_quantities(ms, names, options=opts)
+
+    def double_tau(ds):
+        return ds.assign(tortuosity_factor=2.0 * ds["tortuosity_factor"])
+
+    ms = Microstructure(labels, (1.0, 1.0, 1.0), "um", PHASES)
+    adj = compute_quantities(ms, names, options=opts, adjust=double_tau)
+    tau = adj["tortuosity_factor"].sel(phase="pore").values
+    np.testing.assert_allclose(tau, 2.0 * plain["tortuosity_factor"].sel(phase="pore").values)
+    eps = float(adj["volume_fraction"].sel(phase="pore"))
+    # tau = eps ** (1 - b): the exponent is that of the doubled tortuosity
+    np.testing.assert_allclose(adj["bruggeman_exponent"].values, 1.0 - np.log(tau) / np.log(eps))

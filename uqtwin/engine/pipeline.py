@@ -258,13 +258,19 @@ def evaluate_sample(
     labels = draw_sample(sampler, seed, cfg.segment, phases)
     ms = Microstructure(labels, tuple(spacing), unit, tuple(phases), materials, context)
     q = cfg.quantities
-    ds = compute_quantities(ms, q.names, phases=q.phases, options=q.options)
+    adjust = None
     if cfg.sampler.kind == "ambiguity" and cfg.sampler.discrepancy and covariates:
         from uqtwin.results.discrepancy import apply_discrepancy, load_discrepancy
 
-        ds = apply_discrepancy(ds, load_discrepancy(), covariates, seed)
-        if "estimator_discrepancy" in ds:
-            ds["estimator_discrepancy"].attrs = _pipeline_attrs("estimator_discrepancy")
+        model = load_discrepancy()
+
+        def adjust(measured: xr.Dataset) -> xr.Dataset:
+            # Before derived quantities, so the Bruggeman exponent follows the adjusted τ.
+            return apply_discrepancy(measured, model, covariates, seed)
+
+    ds = compute_quantities(ms, q.names, phases=q.phases, options=q.options, adjust=adjust)
+    if "estimator_discrepancy" in ds:
+        ds["estimator_discrepancy"].attrs = _pipeline_attrs("estimator_discrepancy")
     for name, value in member_nuisances(sampler, seed).items():
         ds[name] = xr.DataArray(float(value), attrs=_pipeline_attrs(name))
     ds["sample_seed"] = xr.DataArray(np.int64(seed), attrs=_pipeline_attrs("sample_seed"))

@@ -7,7 +7,7 @@ The registry is an immutable mapping built at import (no global mutable state).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
@@ -98,6 +98,7 @@ def compute_quantities(
     *,
     phases: Sequence[str] | None = None,
     options: Mapping[str, Mapping[str, Any]] | None = None,
+    adjust: Callable[[xr.Dataset], xr.Dataset] | None = None,
 ) -> xr.Dataset:
     """Compute registered quantities on one microstructure.
 
@@ -111,6 +112,11 @@ def compute_quantities(
         Phases of interest for per-phase outputs (default: all).
     options : mapping, optional
         Per-quantity keyword options, ``{quantity_name: {option: value}}``.
+    adjust : callable, optional
+        Applied once to the measured quantities (a Dataset) before any derived quantity
+        is computed from them, e.g. the engine's estimator discrepancy
+        (:func:`uqtwin.results.discrepancy.apply_discrepancy`), so that derived
+        quantities (the Bruggeman exponent) follow the adjusted values.
 
     Returns
     -------
@@ -120,15 +126,18 @@ def compute_quantities(
     names = list(QUANTITIES) if names is None else list(names)
     options = options or {}
     variables: dict[str, xr.DataArray] = {}
+    adjusted = adjust is None
     for name in resolve_order(names):
         quantity = get_quantity(name)
         opts = dict(options.get(name, {}))
         check_options(name, opts)
+        if quantity.requires and not adjusted:
+            variables, adjusted = dict(adjust(xr.Dataset(variables)).data_vars), True
         if quantity.requires:
             opts["inputs"] = xr.Dataset(variables)
         values = quantity.compute(ms, phases=opts.pop("phases", phases), **opts)
         variables.update(check_outputs(quantity, values, ms))
-    ds = xr.Dataset(variables)
+    ds = xr.Dataset(variables) if adjusted else adjust(xr.Dataset(variables))
     if "phase" in ds.dims:
         # Quantities restricted to some phases are aligned with the others (NaN where not
         # computed); keep the phases in the volume's order, not xarray's sorted union.
