@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 from matplotlib.figure import Figure
 
@@ -289,10 +290,8 @@ def _imaging_rows(ds: xr.Dataset) -> list[tuple[str, str]]:
 
 def _sources(ds: xr.Dataset, variables: Sequence[str]) -> str:
     from uqtwin.results.attribution import variance_decomposition
-    from uqtwin.results.summary import summarize
 
-    rows = list(summarize(ds, variables=variables).index) if variables else []
-    table = variance_decomposition(ds, rows=rows)
+    table = variance_decomposition(ds, variables) if variables else pd.DataFrame()
     if table.empty:
         return ("<p>This run's sampler draws no nuisance values (only the ambiguity sampler "
                 "does), so its spread cannot be split by source.</p>")

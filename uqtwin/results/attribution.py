@@ -83,7 +83,7 @@ def nuisance_variables(ds: xr.Dataset) -> list[str]:
 
 
 def variance_decomposition(
-    ds: xr.Dataset, rows: Sequence[str] | None = None
+    ds: xr.Dataset, variables: Sequence[str] | None = None
 ) -> pd.DataFrame:
     """Share of each quantity element's ensemble variance due to each nuisance.
 
@@ -91,31 +91,30 @@ def variance_decomposition(
     ----------
     ds : xarray.Dataset
         Results with a ``sample`` dim and the nuisance variables the engine stores.
-    rows : sequence of str, optional
-        Element names as :func:`uqtwin.results.summary.summarize` gives them (default:
-        every row of that summary).
+    variables : sequence of str, optional
+        Variables whose elements to decompose (default: those of the summary table,
+        :func:`uqtwin.results.summary.ensemble_variables`).
 
     Returns
     -------
     pandas.DataFrame
-        Index: element names; one column per nuisance (its ``long_name``), the
-        ``estimator discrepancy`` column where a term applies, and ``other``; each row
-        sums to 1 (empty frame when the run stored no nuisance).
+        Index: element names as :func:`uqtwin.results.summary.summarize` gives them; one
+        column per nuisance (its ``long_name``), the ``estimator discrepancy`` column where
+        a term applies, and ``other``; each row sums to 1. Elements that do not vary
+        get no row; the frame is empty when the run stored no nuisance.
     """
-    from uqtwin.results.summary import element_values, summarize
+    from uqtwin.results.summary import element_series, ensemble_variables
 
     nuisances = nuisance_variables(ds)
     deltas = ds.get("estimator_discrepancy")
     if not nuisances and deltas is None:
         return pd.DataFrame()
-    if rows is None:
-        rows = list(summarize(ds).index)
+    variables = ensemble_variables(ds) if variables is None else list(variables)
     names = {n: str(ds[n].attrs.get("long_name", n)) for n in nuisances}
     terms = [str(t) for t in deltas[TERM_DIM].values] if deltas is not None else []
     out = {}
-    for row in rows:
-        y = element_values(ds, row)
-        if y is None or np.nanstd(np.where(np.isfinite(y), y, np.nan)) == 0:
+    for row, _, y in element_series(ds, variables):
+        if not np.isfinite(y).any() or np.nanstd(np.where(np.isfinite(y), y, np.nan)) == 0:
             continue
         shares = {names[n]: main_effect(y, ds[n].values) for n in nuisances}
         if row in terms:

@@ -184,13 +184,14 @@ class DiscrepancyModel:
         var = term.sd ** 2
         if term.cov:
             var += float(vec @ np.asarray(term.cov) @ vec)
-        beyond = 0.0
+        beyond, outside = 0.0, False
         for name, slope in zip(COVARIATES, term.coef, strict=True):
             lo, hi = self.ranges.get(name, (-np.inf, np.inf))
             value = float(covariates[name])
-            beyond += (slope * max(lo - value, value - hi, 0.0)) ** 2
-        if any(not (self.ranges.get(n, (-np.inf, np.inf))[0] - 1e-9 <= float(covariates[n])
-                    <= self.ranges.get(n, (-np.inf, np.inf))[1] + 1e-9) for n in COVARIATES):
+            excess = max(lo - value, value - hi, 0.0)
+            outside |= excess > 1e-9
+            beyond += (slope * excess) ** 2
+        if outside:
             var += beyond + term.sd ** 2
         return term.intercept + float(np.dot(term.coef, x)), float(np.sqrt(max(var, 0.0)))
 

@@ -64,8 +64,11 @@ def _label(name: str, index: dict) -> str:
     return f"{name}[{', '.join(str(v) for v in index.values())}]"
 
 
-def _elements(ds: xr.Dataset, variables: Sequence[str]):
-    """``(row name, variable, per-sample values)`` of every scalar element."""
+def element_series(ds: xr.Dataset, variables: Sequence[str]):
+    """``(row name, variable, per-sample values)`` of every scalar element, in table order.
+
+    The row names are those of :func:`summarize` (``name[coord, ...]``).
+    """
     for name in variables:
         da = ds[name]
         other = [d for d in da.dims if d != SAMPLE_DIM]
@@ -76,17 +79,6 @@ def _elements(ds: xr.Dataset, variables: Sequence[str]):
             }
             values = np.asarray(da.isel(dict(zip(other, idx, strict=True))).values, dtype=float)
             yield _label(name, index), name, values
-
-
-def element_values(ds: xr.Dataset, row: str) -> np.ndarray | None:
-    """Per-sample values of the element a summary row names (None: no such element)."""
-    variable = row.split("[", 1)[0]
-    if variable not in ds.data_vars or SAMPLE_DIM not in ds[variable].dims:
-        return None
-    for key, _, values in _elements(ds, [variable]):
-        if key == row:
-            return values
-    return None
 
 
 def summarize(
@@ -136,7 +128,7 @@ def summarize(
     lo_col, hi_col = [c for c in table.columns if c.startswith("hdi_")]
     rows = []
     n = ds.sizes[SAMPLE_DIM]
-    for key, name, values in _elements(ds, variables):
+    for key, name, values in element_series(ds, variables):
         if np.isnan(values).all():
             continue  # not computed for this element (e.g. a phase left out by option)
         stats = table.loc[key]
@@ -156,7 +148,7 @@ def summarize(
     out = pd.DataFrame(rows).set_index("name")
     from uqtwin.results.attribution import main_source, variance_decomposition
 
-    decomposition = variance_decomposition(ds, rows=list(out.index))
+    decomposition = variance_decomposition(ds, variables)
     # The largest source of each row's spread ("" where the run drew no nuisance).
     out["spread_from"] = main_source(decomposition).reindex(out.index).fillna("")
     return out

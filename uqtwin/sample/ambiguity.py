@@ -78,12 +78,6 @@ from uqtwin.segment.mixture import MixtureModel, _values, fit_mixture, phase_pos
 from uqtwin.segment.partial_volume import pv_phase_posteriors
 
 
-def _check_beta(name: str, prior: Sequence[float]) -> None:
-    vals = [float(v) for v in prior]
-    if len(vals) != 2 or not all(np.isfinite(v) and v > 0 for v in vals):
-        raise VolumeError(f"{name} must be two numbers > 0 (Beta a, b), got {prior!r}")
-
-
 @dataclass(frozen=True)
 class AmbiguityOptions:
     """Options of the ambiguity sampler.
@@ -128,11 +122,16 @@ class AmbiguityOptions:
     correlation_scale: float = 10.0
 
     def __post_init__(self) -> None:
-        _check_beta("share_prior", self.share_prior)
-        try:
-            object.__setattr__(self, "solid_prior", BetaMixture.of(self.solid_prior))
-        except (VolumeError, TypeError, ValueError) as exc:
-            raise VolumeError(f"solid_prior: {exc}") from None
+        for name in ("share_prior", "solid_prior"):
+            try:
+                prior = BetaMixture.of(getattr(self, name))
+            except (VolumeError, TypeError, ValueError) as exc:
+                raise VolumeError(f"{name}: {exc}") from None
+            if name == "solid_prior":
+                object.__setattr__(self, name, prior)
+            elif len(prior.components) != 1:
+                raise VolumeError(f"share_prior must be one Beta (a, b), got "
+                                  f"{self.share_prior!r}")
         median, spread = (float(v) for v in self.texture_length)
         if not (np.isfinite(median) and median > 0 and np.isfinite(spread) and spread >= 0):
             raise VolumeError("texture_length must be (median > 0 voxels, log sd >= 0), got "
