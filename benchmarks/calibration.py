@@ -16,9 +16,11 @@ spheres_nanoporous  packed spheres + nanoporous CBD film (solid share 0.4-0.6)  
 flakes_nanoporous   flakes + nanoporous CBD bridges                              nanoporous
 ==================  ==========================================================  ==========
 
-Every family is imaged at two voxel sizes (the label grid at the output grid, ``h = 1``,
-and at twice its resolution, ``h = 2``: 64³ labels block-averaged to 32³ grey voxels, so
-films and sub-voxel texture are partial volume), with imaging conditions drawn per case:
+Every family is imaged at three voxel sizes (the label grid at the output grid, ``h = 1``;
+at twice its resolution, ``h = 2``: 64³ labels block-averaged to 32³ grey voxels, so films
+and sub-voxel texture are partial volume; and, the ``--enlarged`` cases, geometry built at
+21³ and resampled to 32³, so features span 1.5x more voxels), with imaging conditions
+drawn per case:
 Gaussian point spread 0.5-2 output voxels (half the cases 1.6x narrower in-plane than
 along z, as FIB-SEM and many CT reconstructions), 10-1000 photons per voxel
 (log-uniform), read noise 0-5 grey, slice drift up to ±3 %. Each case goes through the
@@ -27,25 +29,33 @@ pipeline's own steps: the imaging conditions are measured on the raw scan
 three standard errors is divided out), non-local means with the pipeline's defaults, the
 plain mixture and the ambiguity sampler with the *measured* point spread.
 
-Per case, with its truth (the only place truths are used):
+Per case, with its truth (the only place truths are used): the nuisance values that
+reproduce it, ``q`` (active fraction), ``s`` (binder fraction, at that ``q``) and the
+texture length (pore and binder surface areas, grid search); and, as a diagnostic, the
+estimators' own error at those values, ``log(truth / median)`` of members drawn there
+(printed as ``d(ssa)``, ``d(tau)``, ``d(mpd)``).
 
-* the nuisance values that reproduce it: ``q`` (active fraction), ``s`` (binder fraction,
-  at that ``q``) and the texture length (pore and binder surface areas, grid search);
-* the estimators' discrepancy: ``d = log(truth / median)`` of members drawn *at those
-  nuisance values*, for every surface area, the pore tortuosity factor and the mean pore
-  diameter — what remains wrong when the nuisances are right.
+For each held-out family, on the **other six families only**:
 
-For each held-out family, the priors (``q``; ``s`` for solid and for nanoporous binder,
-the default ``unknown`` prior being their equal mixture; texture length) and the
-discrepancy terms (a linear trend in the measured point spread plus a residual sd beyond
-the members' own spread) are fitted on the **other six families only**; the held-out
-family's cases are then sampled with those and scored: coverage of the 50 % and 90 % HDIs
-(``arviz.hdi``, as the engine) for the volume fraction and surface area of every phase,
-the pore tortuosity factor along z, y, x and the mean pore diameter, with and without
-the discrepancy terms, next to what an exact sampler scores with the same number of
-members, and the mean interval widths next to an **oracle** whose priors and discrepancy
-are fitted on the held-out family itself (it knows the family's nuisance values: the
-width an honest interval needs when the family is known).
+1. the priors (``q``; ``s`` for solid and for nanoporous binder, the default ``unknown``
+   prior being their equal mixture; texture length) are fitted to their cases' nuisance
+   values;
+2. every training case is sampled with those priors, as the engine samples a scan
+   (:data:`N_FIT` members), and the discrepancy terms are fitted to what those members
+   miss: ``d = log(truth / median)`` (for volume fractions, of the ratio to the pore
+   fraction), a linear trend in the measured point spread and the log chord length of the
+   phase measured, and a residual sd beyond the members' own spread. A term thus holds the
+   estimators' bias *and* whatever priors fitted on other microstructures do not
+   reproduce, which is what a user's scan, always another family, meets.
+
+The held-out family's cases are then sampled with those priors and terms (48 members)
+and scored: coverage of the 50 % and 90 % HDIs (``arviz.hdi``, as the engine) for the
+volume fraction and surface area of every phase, the pore tortuosity factor along z, y,
+x and the mean pore diameter, with and without the discrepancy terms, next to what an
+exact sampler scores with the same number of members, and the mean interval widths next
+to an **oracle** whose priors and terms are fitted on the held-out family itself (it
+knows the family's nuisance values: the width an honest interval needs when the family
+is known).
 
 ``--write-card`` fits everything on all families and writes the package's calibration
 card ``models/calibration/ambiguity.json`` (the defaults of the sampler and of
@@ -68,6 +78,7 @@ for _var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MK
 
 import argparse  # noqa: E402
 import datetime as _dt  # noqa: E402
+import hashlib  # noqa: E402
 import json  # noqa: E402
 import multiprocessing  # noqa: E402
 import pickle  # noqa: E402
@@ -94,9 +105,9 @@ from uqtwin.phantoms import (  # noqa: E402
 from uqtwin.quantities.pore_size import local_thickness  # noqa: E402
 from uqtwin.quantities.surface_area import specific_surface_area  # noqa: E402
 from uqtwin.quantities.transport import tortuosity_factor  # noqa: E402
+from uqtwin.results.calibrate import fit_term  # noqa: E402
 from uqtwin.results.discrepancy import (  # noqa: E402
     COVARIATES,
-    LOWER_BOUNDS,
     discrepancy_covariates,
 )
 from uqtwin.sample import ambiguity  # noqa: E402
@@ -113,6 +124,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 CARD = ROOT / "models" / "calibration" / "ambiguity.json"
 SIZE = 32
+#: Feature enlargement of the ``enlarged`` cases (their geometry is built at SIZE / ZOOM).
+ZOOM = 1.5
 MEANS = (45.0, 105.0, 175.0)
 PROBS = (0.5, 0.9)
 #: Columns of a case's quantity vector.
@@ -121,15 +134,24 @@ QNAMES = ("vf pore", "vf binder", "vf active", "ssa pore", "ssa binder", "ssa ac
 #: Quantity classes scored separately (columns).
 CLASSES = {"VF": [0, 1, 2], "SSA pore": [3], "SSA binder": [4], "SSA active": [5],
            "tau": [6, 7, 8], "MPD": [9]}
-#: Discrepancy terms: (results variable, index, columns they scale, covariates they use).
-#: Each term uses the blur and the chord length of the phase whose geometry it measures
-#: (three covariates on a few dozen cases overfit: the two chords are collinear).
-TERMS = (("specific_surface_area", {"phase": "pore"}, [3], ("psf_sigma", "log_chord_pore")),
-         ("specific_surface_area", {"phase": "binder"}, [4], ("psf_sigma", "log_chord_pore")),
-         ("specific_surface_area", {"phase": "active"}, [5],
+#: Discrepancy terms: (results variable, index, reference, columns they scale, covariates
+#: they use). Each term uses the blur and the chord length of the phase whose geometry it
+#: measures (three covariates on a few dozen cases overfit: the two chords are collinear).
+#: Volume fractions are a composition: their terms act on the log ratio to the pore.
+TERMS = (("volume_fraction", {"phase": "binder"}, {"phase": "pore"}, [1],
+          ("psf_sigma", "log_chord_pore")),
+         ("volume_fraction", {"phase": "active"}, {"phase": "pore"}, [2],
           ("psf_sigma", "log_chord_active")),
-         ("tortuosity_factor", {"phase": "pore"}, [6, 7, 8], ("psf_sigma", "log_chord_pore")),
-         ("mean_pore_diameter", {}, [9], ("psf_sigma", "log_chord_pore")))
+         ("specific_surface_area", {"phase": "pore"}, {}, [3], ("psf_sigma", "log_chord_pore")),
+         ("specific_surface_area", {"phase": "binder"}, {}, [4],
+          ("psf_sigma", "log_chord_pore")),
+         ("specific_surface_area", {"phase": "active"}, {}, [5],
+          ("psf_sigma", "log_chord_active")),
+         ("tortuosity_factor", {"phase": "pore"}, {}, [6, 7, 8],
+          ("psf_sigma", "log_chord_pore")),
+         ("mean_pore_diameter", {}, {}, [9], ("psf_sigma", "log_chord_pore")))
+#: Members per training case from which the discrepancy terms are fitted.
+N_FIT = 16
 #: Texture lengths (voxels) tried when finding a case's own texture length.
 TEXTURE_GRID = (0.3, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 4.0)
 
@@ -214,23 +236,50 @@ class Case:
     seed: int
 
 
-def make_cases(per_family: int, families: list[str]) -> list[Case]:
-    """Deterministic cases: per family, voxel sizes alternate, blur strata ascend."""
+def enlarge(labels: np.ndarray, size: int) -> np.ndarray:
+    """Labels resampled to ``size``³: features span more voxels, with smooth boundaries.
+
+    Each phase's indicator is interpolated linearly and every voxel takes the phase of
+    the largest (nearest-neighbour zoom would leave staircases that no scan has).
+    """
+    from scipy import ndimage
+
+    f = size / labels.shape[0]
+    n = int(labels.max()) + 1
+    ind = np.stack([ndimage.zoom((labels == k).astype(np.float32), f, order=1, mode="nearest")
+                    for k in range(n)])
+    return np.argmax(ind, axis=0).astype(np.uint8)
+
+
+def make_cases(per_family: int, families: list[str], enlarged: int = 0) -> list[Case]:
+    """Deterministic cases: per family, voxel sizes alternate, blur strata ascend.
+
+    Then ``enlarged`` cases per family whose geometry is built at ``SIZE / ZOOM`` and
+    resampled to ``SIZE`` (features span ``ZOOM`` times more voxels, as on a scan at a
+    finer voxel size), one per blur stratum; drawn after the others from the same
+    stream, so the first ``per_family`` cases do not change.
+    """
     cases = []
     for fi, fam in enumerate(families):
         build, binder = FAMILIES[fam]
         rng = np.random.default_rng([2026, fi])
-        for k in range(per_family):
-            h = 1 + k % 2
+        for k in range(per_family + enlarged):
+            big = k >= per_family
+            j = k - per_family
+            h = 1 if big else 1 + k % 2
             # Stratified over 0.5-2 voxels so every family spans the whole range.
-            strata = max(per_family // 2, 1)
-            lo = 0.5 + 1.5 * (k // 2) / strata
+            strata = max(enlarged, 1) if big else max(per_family // 2, 1)
+            lo = 0.5 + 1.5 * (j if big else k // 2) / strata
             b = float(rng.uniform(lo, lo + 1.5 / strata))
             blur = (b, b / 1.6, b / 1.6) if rng.random() < 0.5 else (b, b, b)
             photons = float(np.exp(rng.uniform(np.log(10.0), np.log(1000.0))))
             seed = 1000 * fi + k
-            truth = build(SIZE * h, rng, seed)
-            cases.append(Case(f"{fam}-{k}", fam, binder, np.ascontiguousarray(truth), h,
+            if big:
+                truth = enlarge(build(round(SIZE / ZOOM), rng, seed), SIZE)
+            else:
+                truth = build(SIZE * h, rng, seed)
+            name = f"{fam}-z{j}" if big else f"{fam}-{k}"
+            cases.append(Case(name, fam, binder, np.ascontiguousarray(truth), h,
                               blur, photons, float(rng.uniform(0.0, 5.0)),
                               float(rng.uniform(-0.03, 0.03)), seed))
     return cases
@@ -335,37 +384,55 @@ def fit_priors(fits: list[dict], cases: list[Case]) -> dict:
             "nanoporous_binder_prior": nano, "texture_length": ambiguity.fit_texture_prior(texture)}
 
 
-def fit_discrepancy(fits: list[dict], trend: bool = True) -> list[dict]:
-    """Per term: OLS of d on the covariates; residual sd beyond the members' spread.
+def log_errors(truth: np.ndarray, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per column: ``d = log(truth) - median(log member)`` and the members' log spread.
 
-    ``trend=False`` fits the mean only (the oracle: one family's handful of cases cannot
-    carry a trend in three covariates).
+    A term with a reference (a composition) takes both on the log ratio to the
+    reference column, as :func:`uqtwin.results.discrepancy.apply_discrepancy` applies it.
     """
-    cov = np.array([[f["covariates"][k] for k in COVARIATES] for f in fits])
-    centre = cov.mean(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lt, lr = np.log(truth).copy(), np.log(raw)
+        for _, _, ref, cols, _ in TERMS:
+            if ref:
+                r = PHASES.index(ref["phase"])
+                lt[cols] -= np.log(truth[r])
+                lr[:, cols] -= np.log(raw[:, [r]])
+        d = np.full(len(truth), np.nan)
+        spread = np.full(len(truth), np.nan)
+        for j in range(len(truth)):
+            v = lr[:, j][np.isfinite(lr[:, j])]
+            # A member that does not percolate (tau = inf) has no finite log: the median
+            # counts it as above every finite one, the spread is of the finite ones.
+            if v.size >= max(3, raw.shape[0] // 2):
+                d[j] = lt[j] - np.median(np.where(np.isfinite(lr[:, j]), lr[:, j], np.inf))
+                spread[j] = np.std(v, ddof=1)
+    return d, spread
+
+
+#: Coverage the residual sd is chosen for (split-conformal,
+#: :func:`uqtwin.results.calibrate.conformal_sd`).
+COVER = 0.9
+
+
+def fit_discrepancy(errors: list[tuple[np.ndarray, np.ndarray]], covs: list[dict],
+                    trend: bool = True, groups: list[str] | None = None) -> list[dict]:
+    """The card entries of every term of :data:`TERMS` (:func:`uqtwin.results.calibrate.fit_term`).
+
+    ``errors`` are :func:`log_errors` of each training case's members drawn with the
+    fold's priors (as the engine draws them), so a term holds what those members miss
+    beyond their own spread: the estimators' bias and what the priors do not reproduce.
+    ``trend=False`` fits the mean only (the oracle: one family's handful of cases cannot
+    carry a trend in three covariates). ``groups`` (the family of each case): the
+    residual sd is chosen cross-conformally over families.
+    """
+    cov = np.array([[c[k] for k in COVARIATES] for c in covs])
     terms = []
-    for variable, index, cols, used in TERMS:
-        x = np.column_stack([np.ones(len(fits)), cov - centre])
-        for j, name in enumerate(COVARIATES):
-            if not trend or name not in used:
-                x[:, 1 + j] = 0.0
-        # Columns sharing a term (tau along three axes) enter as repeated cases.
-        d = np.concatenate([[f["d"][c] for f in fits] for c in cols])
-        sp = np.concatenate([[f["spread"][c] for f in fits] for c in cols])
-        xx = np.vstack([x] * len(cols))
-        ok = np.isfinite(d) & np.isfinite(sp)
-        xx, d, sp = xx[ok], d[ok], sp[ok]
-        coef, *_ = np.linalg.lstsq(xx, d, rcond=None)
-        resid = d - xx @ coef
-        dof = max(len(d) - xx.shape[1], 1)
-        s2 = float(resid @ resid / dof)
-        # Repeated axes are not independent cases: the coefficients' covariance counts
-        # each case once.
-        c = s2 * np.linalg.pinv(xx.T @ xx) * len(cols)
-        sd = float(np.sqrt(max(s2 - np.mean(sp ** 2), 0.0)))
-        terms.append({"variable": variable, "index": index, "intercept": float(coef[0]),
-                      "coef": [float(v) for v in coef[1:]],
-                      "centre": [float(v) for v in centre], "sd": sd, "cov": c.tolist()})
+    for variable, index, ref, cols, used in TERMS:
+        d = np.array([[e[0][c] for c in cols] for e in errors])
+        sp = np.array([[e[1][c] for c in cols] for e in errors])
+        term = fit_term(variable, index, d, sp, cov, used=used if trend else (),
+                        groups=groups, cover=COVER, reference=ref)
+        terms.append(term.to_card())
     return terms
 
 
@@ -389,28 +456,48 @@ def card_of(priors: dict, terms: list[dict], fits: list[dict]) -> dict:
 
 
 # ----------------------------------------------------------------------------- scoring
-def ensemble(case: Case, fit: dict, card: dict, n: int, seed: int) -> tuple:
-    """Raw member quantities and the same with the discrepancy terms applied."""
-    from uqtwin.results.discrepancy import load_discrepancy
+def member_seeds(case: Case, stream: int, n: int) -> np.ndarray:
+    return np.random.SeedSequence([case.seed, stream]).generate_state(n)
 
+
+def raw_ensemble(case: Case, fit: dict, priors: dict, n: int, stream: int) -> np.ndarray:
+    """Member quantities (n, 10) drawn with ``priors``, as the engine draws them."""
     st = fit["state"]
-    solid = BetaMixture(((0.5, *card["solid_binder_prior"]),
-                         (0.5, *card["nanoporous_binder_prior"])))
-    opts = replace(st.options, share_prior=tuple(card["share_prior"]), solid_prior=solid,
-                   texture_length=tuple(card["texture_length"]))
+    solid = BetaMixture(((0.5, *priors["solid_binder_prior"]),
+                         (0.5, *priors["nanoporous_binder_prior"])))
+    opts = replace(st.options, share_prior=tuple(priors["share_prior"]), solid_prior=solid,
+                   texture_length=tuple(priors["texture_length"]))
     st = ambiguity.AmbiguityState(st.volume, st.phases, opts, st.em, st.plain, st.posterior)
     spacing = (float(case.h),) * 3
-    seeds = np.random.SeedSequence([case.seed, seed]).generate_state(n)
-    raw = np.array([quantities(st.sample(int(s)), spacing) for s in seeds])
+    return np.array([quantities(st.sample(int(s)), spacing)
+                     for s in member_seeds(case, stream, n)])
+
+
+def _member_dataset(v: np.ndarray):
+    import xarray as xr
+
+    return xr.Dataset({
+        "volume_fraction": ("phase", v[0:3]),
+        "specific_surface_area": ("phase", v[3:6]),
+        # One phase coordinate for every variable: tau of the pore only.
+        "tortuosity_factor": (("phase", "axis"), np.vstack([v[6:9], np.full((2, 3), np.nan)])),
+        "mean_pore_diameter": ((), v[9]),
+    }, coords={"phase": list(PHASES), "axis": ["z", "y", "x"]})
+
+
+def adjusted(case: Case, fit: dict, card: dict, raw: np.ndarray, stream: int) -> np.ndarray:
+    """The members with the card's discrepancy terms applied by the engine's own code."""
+    from uqtwin.results.discrepancy import apply_discrepancy, load_discrepancy
+
     model = load_discrepancy(card)
-    rng = np.random.default_rng([case.seed, seed, 7])
-    adj = raw.copy()
-    for term, (_, _, cols, _) in zip(model.terms, TERMS, strict=True):
-        mean, sd = model.distribution(term, fit["covariates"])
-        adj[:, cols] *= np.exp(mean + sd * rng.standard_normal((n, 1)))
-        if term.variable in LOWER_BOUNDS:
-            adj[:, cols] = np.maximum(adj[:, cols], LOWER_BOUNDS[term.variable])
-    return raw, adj
+    out = []
+    for v, seed in zip(raw, member_seeds(case, stream, len(raw)), strict=True):
+        ds = apply_discrepancy(_member_dataset(v), model, fit["covariates"], int(seed))
+        out.append(np.concatenate([
+            ds["volume_fraction"].values.ravel(), ds["specific_surface_area"].values.ravel(),
+            ds["tortuosity_factor"].values[0],
+            [float(ds["mean_pore_diameter"])]]))
+    return np.array(out)
 
 
 def hdi(values: np.ndarray, prob: float) -> np.ndarray:
@@ -441,15 +528,18 @@ def score(truth, values) -> dict:
     return out
 
 
-def _fold_job(args):
-    case, fit, card, n, oracle_card, n_oracle = args
-    raw, adj = ensemble(case, fit, card, n, 1)
-    res = {"raw": score(fit["truth"], raw), "adj": score(fit["truth"], adj),
-           "median": np.median(adj, axis=0)}
-    if oracle_card is not None:
-        _, oadj = ensemble(case, fit, oracle_card, n_oracle, 2)
-        res["oracle"] = score(fit["truth"], oadj)
-    return res
+def _ensemble_job(args):
+    case, fit, priors, n, stream, cache = args
+    key = hashlib.sha1(json.dumps([case.name, priors, n, stream], sort_keys=True)
+                       .encode()).hexdigest()[:16]
+    path = cache / "ensembles" / f"{case.name}-{key}.npy" if cache else None
+    if path is not None and path.exists():
+        return np.load(path)
+    raw = raw_ensemble(case, fit, priors, n, stream)
+    if path is not None:
+        path.parent.mkdir(exist_ok=True)
+        np.save(path, raw)
+    return raw
 
 
 def _prepare_job(args):
@@ -501,6 +591,8 @@ _SPAWN = multiprocessing.get_context("spawn")
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--per-family", type=int, default=6)
+    ap.add_argument("--enlarged", type=int, default=3,
+                    help="extra cases per family with features 1.5x larger in voxels")
     ap.add_argument("--families", nargs="+", choices=list(FAMILIES), default=list(FAMILIES))
     ap.add_argument("--samples", type=int, default=48)
     ap.add_argument("--oracle-samples", type=int, default=32, help="0: no oracle")
@@ -514,7 +606,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.cache:
         args.cache.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    cases = make_cases(args.per_family, args.families)
+    cases = make_cases(args.per_family, args.families, args.enlarged)
     with ProcessPoolExecutor(args.jobs, mp_context=_SPAWN) as pool:
         fits = list(pool.map(_prepare_job, [(c, args.cache) for c in cases]))
     for c, f in zip(cases, fits, strict=True):
@@ -526,43 +618,76 @@ def main(argv: list[str] | None = None) -> int:
               f"  d(ssa) {np.round(f['d'][3:6], 3)} d(tau) {np.round(f['d'][6:9], 3)} "
               f"d(mpd) {f['d'][9]:+.3f}  {f['t']:.0f}s", flush=True)
     print(f"prepared {len(cases)} cases in {time.perf_counter() - t0:.0f} s", flush=True)
-    jobs, cards = [], {}
+    folds = {}
     for fam in args.families:
         train = [i for i, c in enumerate(cases) if c.family != fam]
         own = [i for i, c in enumerate(cases) if c.family == fam]
-        sub = [fits[i] for i in train]
-        card = card_of(fit_priors(sub, [cases[i] for i in train]), fit_discrepancy(sub), sub)
-        ocard = None
+        priors = fit_priors([fits[i] for i in train], [cases[i] for i in train])
+        oracle = None
         if args.oracle_samples and len(own) >= 2:
-            osub = [fits[i] for i in own]
-            ocard = card_of(fit_priors(osub, [cases[i] for i in own]),
-                            fit_discrepancy(osub, trend=False), osub)
+            oracle = fit_priors([fits[i] for i in own], [cases[i] for i in own])
             # The oracle knows the family's binder: both mixture components are its own.
             key = ("nanoporous_binder_prior" if FAMILIES[fam][1] == "nanoporous"
                    else "solid_binder_prior")
-            ocard["solid_binder_prior"] = ocard["nanoporous_binder_prior"] = ocard[key]
-        cards[fam] = card
+            oracle["solid_binder_prior"] = oracle["nanoporous_binder_prior"] = oracle[key]
+        folds[fam] = (train, own, priors, oracle)
         if args.verbose:
-            keys = ("share_prior", "solid_binder_prior", "nanoporous_binder_prior",
-                    "texture_length")
-            print(f"fold {fam}: priors {json.dumps({k: card[k] for k in keys})}")
-        jobs += [(i, (cases[i], fits[i], card, args.samples, ocard, args.oracle_samples))
-                 for i in own]
+            print(f"fold {fam}: priors {json.dumps(priors)}")
+    every = fit_priors(fits, cases) if args.write_card else None
+
+    # Every ensemble the study needs, drawn side by side (cached by case, priors, size):
+    # stream 3 for fitting discrepancy terms, 1 for scoring, 2 for the oracle's scoring.
+    wanted: dict[tuple, tuple] = {}
+
+    def want(i: int, priors: dict, n: int, stream: int) -> tuple:
+        key = (i, json.dumps(priors, sort_keys=True), n, stream)
+        wanted.setdefault(key, (cases[i], fits[i], priors, n, stream, args.cache))
+        return key
+
+    plan = {}
+    for fam, (train, own, priors, oracle) in folds.items():
+        plan[fam] = {"fit": [want(i, priors, N_FIT, 3) for i in train],
+                     "held": [want(i, priors, args.samples, 1) for i in own]}
+        if oracle is not None:
+            plan[fam]["ofit"] = [want(i, oracle, N_FIT, 3) for i in own]
+            plan[fam]["oheld"] = [want(i, oracle, args.oracle_samples, 2) for i in own]
+    if every is not None:
+        plan["every"] = {"fit": [want(i, every, N_FIT, 3) for i in range(len(cases))]}
+    keys = list(wanted)
+    print(f"drawing {len(keys)} ensembles", flush=True)
     with ProcessPoolExecutor(args.jobs, mp_context=_SPAWN) as pool:
-        out = list(pool.map(_fold_job, [j for _, j in jobs]))
+        ens = dict(zip(keys, pool.map(_ensemble_job, [wanted[k] for k in keys]), strict=True))
+
+    def terms_of(keys: list[tuple], trend: bool = True) -> list[dict]:
+        return fit_discrepancy([log_errors(fits[k[0]]["truth"], ens[k]) for k in keys],
+                               [fits[k[0]]["covariates"] for k in keys], trend,
+                               [cases[k[0]].family for k in keys] if trend else None)
+
     results = [None] * len(cases)
-    for (i, _), r in zip(jobs, out, strict=True):
-        results[i] = r
-        if args.verbose:
-            c = cases[i]
-            print(f"{c.name:22s} truth {np.round(fits[i]['truth'], 3)}\n{'':22s} median "
-                  f"{np.round(r['median'], 3)}  90% "
-                  + "".join("x" if v else "." for v in r["adj"][0.9]["cover"]))
+    for fam, (train, own, priors, oracle) in folds.items():
+        card = card_of(priors, terms_of(plan[fam]["fit"]), [fits[i] for i in train])
+        ocard = None
+        if oracle is not None:
+            ocard = card_of(oracle, terms_of(plan[fam]["ofit"], trend=False),
+                            [fits[i] for i in own])
+        for j, i in enumerate(own):
+            truth, raw = fits[i]["truth"], ens[plan[fam]["held"][j]]
+            adj = adjusted(cases[i], fits[i], card, raw, 1)
+            r = {"raw": score(truth, raw), "adj": score(truth, adj),
+                 "median": np.median(adj, axis=0)}
+            if ocard is not None:
+                oraw = ens[plan[fam]["oheld"][j]]
+                r["oracle"] = score(truth, adjusted(cases[i], fits[i], ocard, oraw, 2))
+            results[i] = r
+            if args.verbose:
+                print(f"{cases[i].name:22s} truth {np.round(truth, 3)}\n{'':22s} median "
+                      f"{np.round(r['median'], 3)}  90% "
+                      + "".join("x" if v else "." for v in r["adj"][0.9]["cover"]))
     print(f"\n{len(cases)} cases, {args.samples} members each, "
           f"{time.perf_counter() - t0:.0f} s in all")
     report(cases, results, args.samples)
     if args.write_card:
-        card = card_of(fit_priors(fits, cases), fit_discrepancy(fits), fits)
+        card = card_of(every, terms_of(plan["every"]["fit"]), fits)
         card["source"] = (f"benchmarks/calibration.py, {len(cases)} cases of "
                           f"{len(args.families)} families, "
                           f"{_dt.date.today().isoformat()}")
@@ -572,7 +697,8 @@ def main(argv: list[str] | None = None) -> int:
         for t in card["discrepancy"]:
             trend = " ".join(f"{c:+.3f}*({k}-{m:.2f})" for c, k, m
                              in zip(t["coef"], COVARIATES, t["centre"], strict=True) if c)
-            print(f"  {t['variable']}{t['index']}: {t['intercept']:+.3f} {trend}, "
+            ref = f" (ratio to {t['reference']})" if "reference" in t else ""
+            print(f"  {t['variable']}{t['index']}{ref}: {t['intercept']:+.3f} {trend}, "
                   f"sd {t['sd']:.3f}")
     return 0
 

@@ -164,6 +164,35 @@ def test_pore_size_quantity_and_anisotropic_spacing():
     assert abs(out["iso"] / 2 - radius) <= 1.0
 
 
+@pytest.mark.parametrize("spacing", [(0.5, 0.5, 0.5), (1.0, 0.7, 1.3)])
+def test_pore_sizes_share_one_distance_transform(monkeypatch, spacing):
+    rng = np.random.default_rng(5)
+    pore = ndi.gaussian_filter(rng.random((26, 28, 30)), 2) > 0.5
+    ms = Microstructure((~pore).astype(np.uint8), spacing, "um", ("pore", "solid"))
+    edges = ps.default_bins(ms.shape, spacing)
+    lt = ps.local_thickness(pore, spacing)[pore]
+    intr = ps.intrusion_size(pore, spacing, face="z-")[pore]
+    calls = []
+
+    def counted(transform):
+        def wrapper(*args):
+            calls.append(transform.__name__)
+            return transform(*args)
+        return wrapper
+
+    for name in ("_distance", "_squared_edt"):
+        monkeypatch.setattr(ps, name, counted(getattr(ps, name)))
+    ds = compute_quantities(ms, ["pore_size_distribution"])
+    assert len(calls) == 1
+    # the same numbers as the two sizes computed on their own, each with its own EDT
+    n = int(pore.sum())
+    assert np.array_equal(ds["pore_size_distribution"].values,
+                          ps.binned_fractions(lt, None, edges) / n)
+    assert np.array_equal(ds["pore_intrusion_distribution"].values,
+                          ps.binned_fractions(intr[intr > 0], None, edges) / n)
+    assert float(ds["mean_pore_diameter"]) == float(lt.mean(dtype=np.float64))
+
+
 # ---------------------------------------------------------------- particles
 
 
@@ -231,6 +260,49 @@ def test_interfaces_of_a_half_coated_ball():
     bp = 2 * math.pi * R2 * (R2 - hcut) + math.pi * (R2 * R2 - R * R)
     got = interfacial_areas(labels, (1, 1, 1), [(0, 1), (0, 2), (1, 2)])
     assert got == pytest.approx([ap, bp, ab], rel=0.03)
+
+
+def test_binder_contact_reuses_the_surfaces_already_meshed(monkeypatch):
+    from uqtwin.quantities import _mesh, binder_contact, surface_area
+    from uqtwin.quantities.particle_size import particles_of
+
+    mask = _balls((36, 36, 36), [(18, 18, 11), (18, 18, 25)], [6.5, 6.5])
+    labels = mask.astype(np.uint8) * 2
+    labels[(~mask) & (ndi.distance_transform_edt(~mask) <= 1.5) & (np.arange(36) > 17)] = 1
+    spacing = (0.4, 0.4, 0.4)
+    phases = ("pore", "binder", "active")
+    alone = Microstructure(labels, spacing, "um", phases)
+    particles = particles_of(alone, 2)
+    # reference numbers: every surface meshed on its own
+    total = float(interfacial_areas(labels, spacing, [(2, 1)], n_phases=3)[0])
+    surface = surface_area.boundary_area(labels == 2, spacing)
+    per, total_shared = particle_contact_areas(labels, spacing, particles, 2, 1)
+    assert total_shared == total
+
+    meshed = []
+
+    def counting(mask, *args, **kwargs):
+        meshed.append(int(mask.sum()))
+        return _mesh.boundary_mesh(mask, *args, **kwargs)
+
+    monkeypatch.setattr(surface_area, "boundary_mesh", counting)
+    monkeypatch.setattr(binder_contact, "boundary_mesh", counting)
+    ms = Microstructure(labels, spacing, "um", phases)
+    compute_quantities(ms, ["specific_surface_area"])
+    assert len(meshed) == 3
+    ds = compute_quantities(ms, ["binder_contact"])
+    # only the active mesh whose vertices are classified is built again
+    assert meshed[3:] == [int((labels == 2).sum())]
+    assert float(ds["binder_coverage"]) == total / surface
+    assert float(ds["specific_binder_contact_area"]) == total / ms.total_volume
+    assert float(ds["mean_particle_contact_area"]) == float(per.mean())
+    # alone it meshes the three surfaces of the interface area, the active one serving
+    # the vertex classification too
+    meshed.clear()
+    ds_alone = compute_quantities(alone, ["binder_contact"])
+    assert len(meshed) == 3
+    for name in ds.data_vars:
+        assert float(ds_alone[name]) == float(ds[name])
 
 
 # ---------------------------------------------------------------- connectivity

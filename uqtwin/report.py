@@ -479,9 +479,11 @@ exactly from the fitted ensemble model kept beside them
               "measurement, or <code>[sampler] binder</code>, narrows it); <i>active "
               "boundary share</i>: where the particles end inside the blur (a sharper scan "
               "narrows it); <i>binder texture length</i>: the binder domain's texture below "
-              "the resolution; <i>estimator discrepancy</i>: the measuring method's own bias "
-              "at this blur; <i>other</i>: the random placement of boundaries and the "
-              "mixture parameters (more voxels narrow it).</p>",
+              "the resolution; <i>estimator discrepancy</i>: what the members missed on "
+              "phantoms of known truth at this blur and resolution (the measuring method's "
+              "own bias and what the priors do not reproduce); <i>other</i>: the random "
+              "placement of boundaries and the mixture parameters (more voxels narrow "
+              "it).</p>",
               _sources(ds, main_vars)]
 
     parts += [h2("distributions"),

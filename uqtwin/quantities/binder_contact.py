@@ -33,7 +33,7 @@ from uqtwin.quantities._phases import find_phase
 from uqtwin.quantities.base import Output, Quantity
 from uqtwin.quantities.interfaces import interfacial_areas
 from uqtwin.quantities.particle_size import particle_table, particles_of
-from uqtwin.quantities.surface_area import boundary_area
+from uqtwin.quantities.surface_area import area_cache, area_key, meshed_area
 from uqtwin.volume import unit_scale
 
 #: Bundled card with the indicative PVDF adhesion values.
@@ -48,6 +48,7 @@ def particle_contact_areas(
     binder: int,
     *,
     smoothing_iterations: int = DEFAULT_ITERATIONS,
+    cache: dict | None = None,
 ) -> tuple[np.ndarray, float]:
     """Active|binder contact area of every particle.
 
@@ -63,6 +64,10 @@ def particle_contact_areas(
         Phase indices of the active material and the binder.
     smoothing_iterations : int
         Constrained Taubin iterations of the meshes.
+    cache : dict, optional
+        Boundary areas already measured on these labels
+        (:func:`~uqtwin.quantities.surface_area.area_cache`), reused and extended (the
+        active phase's area comes from the mesh its vertices are classified on).
 
     Returns
     -------
@@ -73,17 +78,22 @@ def particle_contact_areas(
     """
     labels = np.asarray(labels)
     n = int(particles.max())
+    cache = {} if cache is None else cache
+    mesh = boundary_mesh(labels == active, spacing, iterations=smoothing_iterations)
+    tri = triangle_areas(mesh, labels.shape, spacing) if len(mesh.faces) else np.zeros(0)
+    # The active phase's boundary area is this mesh's (the same number boundary_area
+    # gives): the interface area and the coverage need it, and meshing the same mask
+    # again would cost as much as this one did.
+    cache.setdefault(area_key(frozenset({active}), smoothing_iterations), float(tri.sum()))
     total = float(
         interfacial_areas(
             labels, spacing, [(active, binder)], smoothing_iterations=smoothing_iterations,
-            n_phases=max(int(labels.max()) + 1, active + 1, binder + 1),
+            n_phases=max(int(labels.max()) + 1, active + 1, binder + 1), cache=cache,
         )[0]
     )
-    mesh = boundary_mesh(labels == active, spacing, iterations=smoothing_iterations)
     per = np.zeros(n)
     if len(mesh.faces) == 0 or n == 0:
         return per, total
-    tri = triangle_areas(mesh, labels.shape, spacing)
     vertex_area = np.zeros(len(mesh.verts))
     for k in range(3):
         vertex_area += np.bincount(mesh.faces[:, k], weights=tri, minlength=len(mesh.verts))
@@ -156,12 +166,14 @@ def binder_contact(
     )
     gamma, tau = _adhesion_constants(ms, ms.phases[binder], adhesion_card)
     particles = particles_of(ms, active, h)
-    per, total = particle_contact_areas(ms.labels, ms.spacing, particles, active, binder)
+    cache = area_cache(ms)
+    per, total = particle_contact_areas(ms.labels, ms.spacing, particles, active, binder,
+                                        cache=cache)
     table = particle_table(particles, ms.spacing, with_sphericity=False)
     per = per[table["label"] - 1]
     keep = ~table["border"] if exclude_border else np.ones(len(per), bool)
     per = per[keep]
-    surface = boundary_area(ms.labels == active, ms.spacing)
+    surface = meshed_area(ms.labels, ms.spacing, frozenset({active}), cache=cache)
     to_m2 = unit_scale(ms.unit, "m") ** 2 if ms.unit != "voxel" else np.nan
     mean_area = float(per.mean()) if len(per) else np.nan
     return {

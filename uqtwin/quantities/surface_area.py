@@ -77,13 +77,41 @@ def union_boundary_area(
     every quantity that needs it (surface areas, interfaces, cell parameters).
     """
     other = frozenset(range(n_phases)) - members
-    key = (min(members, other, key=lambda s: (len(s), sorted(s))), int(smoothing_iterations))
+    meshed = min(members, other, key=lambda s: (len(s), sorted(s)))
+    return meshed_area(labels, spacing, meshed, smoothing_iterations=smoothing_iterations,
+                       cache=cache)
+
+
+def meshed_area(
+    labels: np.ndarray,
+    spacing: Sequence[float],
+    meshed: frozenset[int],
+    *,
+    smoothing_iterations: int = DEFAULT_ITERATIONS,
+    cache: dict | None = None,
+) -> float:
+    """Boundary area of the mask of exactly the phases ``meshed`` (box sides excluded).
+
+    The cache entry of a surface is keyed by the set of phases whose mask was meshed (a
+    set and its complement share their boundary, but their meshes may differ in the last
+    bits), so every entry is reused only for that very mask; see :func:`area_key`.
+    """
+    key = area_key(meshed, smoothing_iterations)
     cache = {} if cache is None else cache
     if key not in cache:
-        mask = np.isin(labels, sorted(key[0]))
+        mask = np.isin(labels, sorted(meshed))
         cache[key] = (boundary_area(mask, spacing, smoothing_iterations=smoothing_iterations)
-                      if key[0] else 0.0)
+                      if meshed else 0.0)
     return cache[key]
+
+
+def area_key(meshed: frozenset[int], smoothing_iterations: int) -> tuple[frozenset[int], int]:
+    """Cache key of the boundary area of the mask of the phases ``meshed``.
+
+    Code that meshes such a mask for its own purposes (the binder contact classifies the
+    active mesh's vertices) can store the area under this key, and later callers reuse it.
+    """
+    return frozenset(meshed), int(smoothing_iterations)
 
 
 def area_cache(ms: Microstructure) -> dict:

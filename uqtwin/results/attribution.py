@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from uqtwin.results.discrepancy import TERM_DIM
+from uqtwin.results.discrepancy import CLOSES, RESTATED, TERM_DIM
 
 SAMPLE_DIM = "sample"
 #: Role attribute of the per-member nuisance variables.
@@ -112,13 +112,20 @@ def variance_decomposition(
     variables = ensemble_variables(ds) if variables is None else list(variables)
     names = {n: str(ds[n].attrs.get("long_name", n)) for n in nuisances}
     terms = [str(t) for t in deltas[TERM_DIM].values] if deltas is not None else []
+    closes = ([str(c) for c in deltas[CLOSES].values]
+              if deltas is not None and CLOSES in deltas.coords else [""] * len(terms))
     out = {}
-    for row, _, y in element_series(ds, variables):
+    for row, variable, y in element_series(ds, variables):
         if not np.isfinite(y).any() or np.nanstd(np.where(np.isfinite(y), y, np.nan)) == 0:
             continue
         shares = {names[n]: main_effect(y, ds[n].values) for n in nuisances}
-        if row in terms:
-            shares[DISCREPANCY] = main_effect(y, deltas.sel({TERM_DIM: row}).values)
+        # A term moves its own element; a term on a composition moves every element of
+        # its variable (independent draws: their first-order shares add).
+        whole = RESTATED.get(variable, (variable,))[0]  # porosity: the volume fractions
+        mine = [t for t, c in zip(terms, closes, strict=True) if t == row or c == whole]
+        if mine:
+            shares[DISCREPANCY] = sum(main_effect(y, deltas.sel({TERM_DIM: t}).values)
+                                      for t in mine)
         total = sum(shares.values())
         if total > 1.0:
             shares = {k: v / total for k, v in shares.items()}

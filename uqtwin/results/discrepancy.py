@@ -1,20 +1,24 @@
-"""The estimators' own bias, with its uncertainty, added to every ensemble member.
+"""What the ensemble members miss on phantoms of known truth, added to every member.
 
 Why
 ---
-Even when a member's segmentation is right, what is measured on a voxel grid is not
-the continuum value: a smoothed marching-cubes area, a local-thickness diameter, a
-finite-volume tortuosity all carry a systematic error that depends on how many voxels a
-feature spans and on how much the scanner blurred it. Sampling segmentations cannot put
-that error into an interval, because every member shares it. The calibration study
-(``benchmarks/calibration.py``) measures it on phantoms of known truth, as the log ratio
-``d = log(truth / median)`` of members drawn at the case's own nuisance values, and fits
-for each quantity a linear model in the run's covariates ``x`` (:data:`COVARIATES`: the
-measured point-spread width, mean over the axes, and the log mean chord lengths of the
-pore and active phases of the point segmentation, i.e. how many voxels a feature spans)
-with a residual standard deviation beyond the members' own spread (a *discrepancy
-term*, Kennedy and O'Hagan, JRSS-B 2001). Each member's value is then multiplied by
-``exp(δ)``, with ``δ ~ N(μ(x), σ(x)²)`` drawn from the member's own random stream:
+Sampling segmentations puts into an interval only what the sampler's model spans. Two
+things it cannot span: the estimators' own error on a voxel grid (a smoothed
+marching-cubes area, a local-thickness diameter, a finite-volume tortuosity: a
+systematic error that depends on how many voxels a feature spans and on how much the
+scanner blurred it, shared by every member), and whatever the nuisance priors, fitted on
+other microstructures, do not reproduce for this one (a one-voxel solid film read as
+partly pore, say). The calibration study (``benchmarks/calibration.py``) measures both
+on phantom families of known truth, running the sampler with its calibrated priors as a
+user would: per case, ``d = log(truth / median)`` of the members and the members' own
+log spread. For each quantity it fits a linear model of ``d`` in the run's covariates
+``x`` (:data:`COVARIATES`: the measured point-spread width, mean over the axes, and the
+log mean chord lengths of the pore and active phases of the point segmentation, i.e.
+how many voxels a feature spans) with a residual standard deviation *beyond the
+members' own spread* (a *discrepancy term*, Kennedy and O'Hagan, JRSS-B 2001): the
+members times ``exp(δ)`` then spread as far as the calibration families' errors did, no
+further. Each member's value is multiplied by ``exp(δ)``, with
+``δ ~ N(μ(x), σ(x)²)`` drawn from the member's own random stream:
 
 * ``μ(x) = intercept + Σ coef_j (x_j - centre_j)``;
 * ``σ(x)² = sd² + [1, x - centre] C [1, x - centre]ᵀ`` (``C`` the covariance of the
@@ -24,11 +28,15 @@ term*, Kennedy and O'Hagan, JRSS-B 2001). Each member's value is then multiplied
   residual variance once more: ``σ² += Σ (coef_j Δ_j)² + sd²``. The run says so (log,
   summary, report).
 
+**Compositions.** Volume fractions sum to one, so their terms act on log ratios to a
+reference phase (Aitchison's additive log-ratio): a term on
+``volume_fraction[binder]`` with reference ``pore`` multiplies the binder-to-pore ratio
+by ``exp(δ)``, and the fractions are then rescaled to their original sum (the volume a
+binder term takes from the pore, say, leaves the total unchanged).
+
 A scaled value is kept within its physical bound (:data:`LOWER_BOUNDS`: a tortuosity
-factor stays >= 1). The draws are stored (``estimator_discrepancy``), so the raw
-estimator value of a member is its stored value divided by ``exp(δ)`` (where no bound
-applied), and the variance decomposition shows how much
-of an interval is the estimators' own uncertainty.
+factor stays >= 1). The draws are stored (``estimator_discrepancy``), and the variance
+decomposition shows how much of an interval is this calibrated discrepancy.
 """
 
 from __future__ import annotations
@@ -47,9 +55,18 @@ from uqtwin.sample.priors import calibration_card
 #: (``D_eff <= ε D_bulk``, Wiener's bound), whatever the discrepancy draws.
 LOWER_BOUNDS = {"tortuosity_factor": 1.0}
 
+#: Variables that restate an element the terms adjust, and follow it: a run's
+#: ``porosity`` (``cell_parameters``) is its pore volume fraction.
+RESTATED = {"porosity": ("volume_fraction", (("phase", "pore"),))}
+
 #: Name of the dim of ``estimator_discrepancy`` (one entry per term, e.g.
 #: ``specific_surface_area[pore]``).
 TERM_DIM = "discrepancy_term"
+
+
+#: Coordinate along :data:`TERM_DIM`: the variable a term rescales as a whole (a
+#: composition, see the module docstring), or ``""``.
+CLOSES = "discrepancy_closes"
 
 
 #: Covariates of the discrepancy terms, measured on every run (see
@@ -132,6 +149,10 @@ class DiscrepancyTerm:
         Residual standard deviation of the log ratio beyond the ensemble's spread.
     cov : tuple of tuples
         Covariance of (intercept, *coef).
+    reference : tuple of (dim, value)
+        For a composition (volume fractions): the element the log ratio is taken to,
+        e.g. ``(("phase", "pore"),)``; the variable is rescaled to its original sum
+        after the terms. Empty: a plain factor on the element.
     """
 
     variable: str
@@ -141,6 +162,7 @@ class DiscrepancyTerm:
     centre: tuple[float, ...]
     sd: float
     cov: tuple[tuple[float, ...], ...] = ()
+    reference: tuple[tuple[str, str], ...] = ()
 
     @property
     def label(self) -> str:
@@ -148,6 +170,16 @@ class DiscrepancyTerm:
         if not self.index:
             return self.variable
         return f"{self.variable}[{', '.join(v for _, v in self.index)}]"
+
+    def to_card(self) -> dict[str, Any]:
+        """The term as a calibration card's JSON entry (what :func:`load_discrepancy` reads)."""
+        entry: dict[str, Any] = {
+            "variable": self.variable, "index": dict(self.index),
+            "intercept": self.intercept, "coef": list(self.coef), "centre": list(self.centre),
+            "sd": self.sd, "cov": [list(row) for row in self.cov]}
+        if self.reference:
+            entry["reference"] = dict(self.reference)
+        return entry
 
 
 @dataclass(frozen=True)
@@ -220,7 +252,8 @@ def load_discrepancy(card: Mapping[str, Any] | None = None) -> DiscrepancyModel:
         DiscrepancyTerm(t["variable"], tuple((str(k), str(v)) for k, v in t["index"].items()),
                         float(t["intercept"]), tuple(float(c) for c in t["coef"]),
                         tuple(float(c) for c in t["centre"]), float(t["sd"]),
-                        tuple(tuple(float(c) for c in row) for row in t["cov"]))
+                        tuple(tuple(float(c) for c in row) for row in t["cov"]),
+                        tuple((str(k), str(v)) for k, v in t.get("reference", {}).items()))
         for t in card.get("discrepancy", [])
     )
     return DiscrepancyModel(terms, ranges)
@@ -229,6 +262,11 @@ def load_discrepancy(card: Mapping[str, Any] | None = None) -> DiscrepancyModel:
 def discrepancy_rng(seed: int) -> np.random.Generator:
     """The member's stream for its discrepancy draws, independent of its sampling stream."""
     return np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(0xD15C,)))
+
+
+def _holds(da: xr.DataArray, sel: Mapping[str, str]) -> bool:
+    """Whether ``da`` has every ``dim=value`` of ``sel``."""
+    return all(d in da.dims and v in da[d].values for d, v in sel.items())
 
 
 def apply_discrepancy(
@@ -269,6 +307,7 @@ def apply_discrepancy(
     out = ds.copy()
     rng = discrepancy_rng(seed)
     deltas = []
+    closed: dict[str, tuple[str, xr.DataArray]] = {}  # variable -> (dim, sum before)
     for term in model.terms:
         mean, sd = model.distribution(term, covariates)
         # Every term draws, applied or not, so a term's draw never depends on which
@@ -276,9 +315,12 @@ def apply_discrepancy(
         delta = mean + sd * float(rng.standard_normal())
         da = out.get(term.variable)
         sel = dict(term.index)
-        if da is None or any(d not in da.dims or v not in da[d].values for d, v in sel.items()):
+        if da is None or not _holds(da, sel) or not _holds(da, dict(term.reference)):
             deltas.append(np.nan)
             continue
+        if term.reference and term.variable not in closed:
+            dim = term.reference[0][0]
+            closed[term.variable] = (dim, ds[term.variable].sum(dim))
         factor = xr.ones_like(da, dtype=float)
         if sel:
             factor.loc[sel] = np.exp(delta)
@@ -289,9 +331,23 @@ def apply_discrepancy(
             scaled = np.maximum(scaled, LOWER_BOUNDS[term.variable])
         out[term.variable] = scaled.assign_attrs(da.attrs)
         deltas.append(delta)
+    for variable, (dim, total) in closed.items():
+        # The reference element kept its value: rescaling to the old sum turns the
+        # factors into factors on log ratios to it.
+        da = out[variable]
+        out[variable] = (da * (total / da.sum(dim))).assign_attrs(da.attrs)
+    for name, (variable, sel) in RESTATED.items():
+        if name in out and variable in out and _holds(out[variable], dict(sel)):
+            before = float(ds[variable].sel(dict(sel)))
+            after = float(out[variable].sel(dict(sel)))
+            if before > 0 and after != before:
+                out[name] = (out[name] * (after / before)).assign_attrs(out[name].attrs)
     if not model.terms:
         return out
     labels = [t.label for t in model.terms]
-    out["estimator_discrepancy"] = xr.DataArray(np.asarray(deltas, float), dims=(TERM_DIM,),
-                                                coords={TERM_DIM: labels})
+    # Which terms act on a composition (they move every element of their variable).
+    closes = [t.variable if t.reference else "" for t in model.terms]
+    out["estimator_discrepancy"] = xr.DataArray(
+        np.asarray(deltas, float), dims=(TERM_DIM,),
+        coords={TERM_DIM: labels, CLOSES: (TERM_DIM, closes)})
     return out

@@ -109,9 +109,12 @@ PIPELINE_VARIABLES: dict[str, dict[str, Any]] = {
         "units": "1",
         "long_name": "estimator discrepancy",
         "description": "Log factor exp(delta) applied to each calibrated quantity element "
-                       "of this member: the estimator's own bias at the measured blur, "
-                       "with its uncertainty (uqtwin.results.discrepancy); NaN where the "
-                       "run did not compute that element.",
+                       "of this member (for volume fractions, to its ratio to the pore "
+                       "fraction): what members missed on phantom families of known "
+                       "truth at the measured blur and resolution (the estimators' own "
+                       "bias and what the priors do not reproduce), with its uncertainty "
+                       "(uqtwin.results.discrepancy); NaN where the run did not compute "
+                       "that element.",
         "role": "nuisance",
     },
     "psf_sigma": {
