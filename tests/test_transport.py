@@ -149,3 +149,37 @@ def test_warm_start_from_the_reference_context():
     cold = compute_quantities(Microstructure(sample, (1, 1, 1), "um", phases),
                               ["tortuosity_factor"], phases=["pore"])
     np.testing.assert_allclose(warm.tortuosity_factor, cold.tortuosity_factor, rtol=1e-4)
+
+
+def _binder_islands():
+    # carbon-binder islands in NMC (10⁴ contrast) with some pore: the conduction solve
+    # deflates the islands (uqtwin.solvers.deflation)
+    rng = np.random.default_rng(21)
+    labels = np.full((24, 24, 24), 2, dtype=np.uint8)  # active
+    for _ in range(150):
+        z, y, x = rng.integers(1, 21, size=3)
+        labels[z:z + rng.integers(1, 4), y:y + rng.integers(1, 4), x:x + rng.integers(1, 4)] = 1
+    labels[rng.random(labels.shape) < 0.05] = 0
+    return Microstructure(labels, (0.39, 0.39, 0.39), "um", ("pore", "binder", "active"))
+
+
+def test_effective_conductivity_of_binder_islands_is_within_tol_of_the_converged_answer():
+    ms = _binder_islands()
+    sigma = {"binder": 100.0, "active": 0.01}
+    out = transport.effective_conductivity(ms, conductivities=sigma)
+    tight = transport.effective_conductivity(ms, conductivities=sigma, tol=1e-9, max_iter=3000)
+    got = np.diag(out["effective_conductivity"].values)
+    exact = np.diag(tight["effective_conductivity"].values)
+    assert exact.min() > 0.01  # the islands raise it above the NMC's
+    np.testing.assert_allclose(got, exact, rtol=1e-4)
+
+
+def test_effective_conductivity_warns_when_a_solve_stops_short():
+    ms = _binder_islands()
+    with pytest.warns(RuntimeWarning) as record:
+        transport.effective_conductivity(ms, conductivities={"binder": 100.0, "active": 0.01},
+                                         max_iter=2)
+    messages = [str(w.message) for w in record]
+    for axis in "zyx":
+        assert (f"conduction solve along {axis} did not reach tol=0.0001: iteration limit "
+                "after 2 iterations") in " ".join(messages)

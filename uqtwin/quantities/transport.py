@@ -122,13 +122,18 @@ def _phase_solves_uncached(ms, phase, tol, max_iter, periodic, warm_start):
                 f"(axis {s.axis}): {s.reason}; tortuosity factor set to inf",
                 NonPercolatingWarning, stacklevel=5)
         elif not s.converged:
-            warnings.warn(
-                f"transport solve for phase {phase!r} along {AXES[s.axis]} did not reach "
-                f"tol={tol} in {max_iter} iterations (flux mismatch {s.flux_mismatch:.2e}, "
-                f"change {s.change:.2e})", RuntimeWarning, stacklevel=5)
+            warnings.warn(f"transport solve for phase {phase!r} {_not_converged(s, tol)}",
+                          RuntimeWarning, stacklevel=5)
     tau = np.array([eps / s.effective[s.axis] if s.percolates and s.effective[s.axis] > 0
                     else np.inf for s in sol.axes])
     return {"solution": sol, "tau": tau, "eps": eps}
+
+
+def _not_converged(s, tol) -> str:
+    """The end of the warning for a solve that stopped short of its tolerances."""
+    return (f"along {AXES[s.axis]} did not reach tol={tol}: {s.stop_reason or 'stopped'} "
+            f"after {s.iterations} iterations (flux mismatch {s.flux_mismatch:.2e}, "
+            f"change {s.change:.2e})")
 
 
 def _da(values, dims, names=None):
@@ -264,7 +269,10 @@ def effective_conductivity(
     h : float, optional
         Watershed marker depth in length units (see ``segment_particles``).
     tol, max_iter, periodic
-        As in :func:`tortuosity_factor`.
+        As in :func:`tortuosity_factor`. At the contrast of electrode phases (binder
+        10⁴ times NMC) with binder islands the solver deflates the islands
+        (:mod:`uqtwin.solvers.deflation`); a solve that stops short of ``tol`` warns
+        (RuntimeWarning) as the diffusion solves do.
 
     Returns
     -------
@@ -312,6 +320,9 @@ def effective_conductivity(
         if not s.percolates:
             warnings.warn(f"the conducting phases do not percolate along {AXES[s.axis]}: "
                           f"{s.reason}", NonPercolatingWarning, stacklevel=2)
+        elif not s.converged:
+            warnings.warn(f"conduction solve {_not_converged(s, tol)}", RuntimeWarning,
+                          stacklevel=2)
     return {
         "effective_conductivity": _da(sol.tensor, ("axis", "axis2")),
         "conductivity_eigenvalues": _da(sol.eigenvalues, ("principal",)),

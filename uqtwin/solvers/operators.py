@@ -20,6 +20,19 @@ hold the conductance of the wrap-around face.
 A cell whose six face conductances are all zero is outside the solve (solid, or removed
 because it does not connect the driven faces); the operator acts as the identity on it, so
 the system stays symmetric positive definite and those cells stay exactly zero.
+
+Reproducibility
+---------------
+No kernel uses ``fastmath``. With its value-changing flags (``reassoc``, ``contract``)
+a parallel kernel's result depended on how LLVM happened to optimise the parfor body,
+and the code compiled in the process and the code loaded from numba's cache were not
+optimised alike: ``apply_operator`` and ``_coarse_residual`` gave different bits either
+way, and transport results differed by ~1e-5 relative (in float64 a 64³ high-contrast
+solve took 374 iterations compiled, 115 cached). Without those flags every optimisation
+must keep the IEEE result. The stencil loops vectorise without them (no reduction; the
+same speed, measured); the reductions (:func:`dot`, :func:`cg_update`) keep one
+accumulator per column of a plane, whose lanes are independent and vectorise without
+reassociation, and sum the columns and the planes in order.
 """
 
 from __future__ import annotations
@@ -257,21 +270,44 @@ def _stencil(gz, gy, gx, x, k, j, i):  # pragma: no cover - compiled
     return a0 + a1 + b0 + b1 + c0 + c1, off
 
 
-@njit(parallel=True, fastmath=True, cache=True, nogil=True)
+@njit(inline="always")
+def _net_flux(gz, gy, gx, x, k, j, i):  # pragma: no cover - compiled
+    """``Σ G (x_c − x_n)`` over the six faces of padded cell (k, j, i): ``(A x)_c``."""
+    xc = x[k, j, i]
+    return (gz[k - 1, j - 1, i - 1] * (xc - x[k - 1, j, i])
+            + gz[k, j - 1, i - 1] * (xc - x[k + 1, j, i])
+            + gy[k - 1, j - 1, i - 1] * (xc - x[k, j - 1, i])
+            + gy[k - 1, j, i - 1] * (xc - x[k, j + 1, i])
+            + gx[k - 1, j - 1, i - 1] * (xc - x[k, j, i - 1])
+            + gx[k - 1, j - 1, i] * (xc - x[k, j, i + 1]))
+
+
+@njit(parallel=True, cache=True, nogil=True)
 def apply_operator(gz, gy, gx, x, y):  # pragma: no cover - compiled
-    """``y = A x`` on the real cells (identity on cells outside the solve)."""
+    """``y = A x`` on the real cells (identity on cells outside the solve).
+
+    Summed as face fluxes ``Σ G (x_c − x_n)``, not as ``d x_c − Σ G x_n``: in the
+    arrays' precision (float32 in CG) the latter cancels two terms of size ``k_max x``
+    and leaves rounding noise of ``ε k_max x`` on every high-conductivity cell, which at
+    10⁴ contrast outgrows the true fluxes through the low-conductivity faces around a
+    binder island, and CG's recurrence residual stops tracking the true one (measured:
+    the flux mismatch stalled at 2e-4 for ten iterations, until a restart). The flux
+    form is exactly 0 on a constant and its rounding scales with the fluxes.
+    """
     nz = x.shape[0] - 2
     ny = x.shape[1] - 2
     nx = x.shape[2] - 2
     for k in prange(1, nz + 1):
         for j in range(1, ny + 1):
             for i in range(1, nx + 1):
-                d, off = _stencil(gz, gy, gx, x, k, j, i)
-                xc = x[k, j, i]
-                y[k, j, i] = d * xc - off if d > 0 else xc
+                flux = _net_flux(gz, gy, gx, x, k, j, i)
+                inside = (gz[k - 1, j - 1, i - 1] + gz[k, j - 1, i - 1] + gy[k - 1, j - 1, i - 1]
+                          + gy[k - 1, j, i - 1] + gx[k - 1, j - 1, i - 1]
+                          + gx[k - 1, j - 1, i]) > 0
+                y[k, j, i] = flux if inside else x[k, j, i]
 
 
-@njit(parallel=True, fastmath=True, cache=True, nogil=True)
+@njit(parallel=True, cache=True, nogil=True)
 def rbgs_sweep(gz, gy, gx, x, b, color):  # pragma: no cover - compiled
     """One Gauss-Seidel half-sweep over the cells with ``(k + j + i) % 2 == color``.
 
@@ -286,7 +322,7 @@ def rbgs_sweep(gz, gy, gx, x, b, color):  # pragma: no cover - compiled
         _rb_plane(gz, gy, gx, x, b, k, color, row)
 
 
-@njit(fastmath=True, cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def _rb_plane(gz, gy, gx, x, b, k, color, row):  # pragma: no cover - compiled
     """Gauss-Seidel update of the cells of ``color`` in plane ``k`` (see :func:`rbgs_sweep`)."""
     ny = x.shape[1] - 2
@@ -300,7 +336,7 @@ def _rb_plane(gz, gy, gx, x, b, k, color, row):  # pragma: no cover - compiled
             x[k, j, i] = row[i]
 
 
-@njit(parallel=True, fastmath=True, cache=True, nogil=True)
+@njit(parallel=True, cache=True, nogil=True)
 def rbgs_pair(gz, gy, gx, x, b, first, nblocks):  # pragma: no cover - compiled
     """One red-black sweep (colour ``first``, then the other) in one pass over memory.
 
@@ -358,7 +394,7 @@ def residual(gz, gy, gx, x, b, r):  # pragma: no cover - compiled
                 r[k, j, i] = b[k, j, i] - (d * x[k, j, i] - off) if d > 0 else 0.0
 
 
-@njit(parallel=True, fastmath=True, cache=True, nogil=True)
+@njit(parallel=True, cache=True, nogil=True)
 def restrict(r, rc, rz, ry, rx):  # pragma: no cover - compiled
     """``rc = R r``: fine values summed over the children of each coarse cell."""
     nz = r.shape[0] - 2
@@ -389,13 +425,14 @@ def restrict(r, rc, rz, ry, rx):  # pragma: no cover - compiled
                             rc[kc, jc, ic] += r[k, j, ic]
 
 
-@njit(parallel=True, fastmath=True, cache=True, nogil=True)
+@njit(parallel=True, cache=True, nogil=True)
 def _coarse_residual(gz, gy, gx, x, b, r):  # pragma: no cover - compiled
-    """``r = b - A x`` in the arrays' own precision, vectorised.
+    """``r = b - A x`` in the arrays' own precision, vectorised, ``A x`` as face fluxes.
 
     For the multigrid cycle only: the correction it feeds is an approximation anyway,
     so the float64 diagonal of :func:`residual` (about 3x slower, it does not vectorise)
-    buys nothing there.
+    buys nothing there; the flux form (see :func:`apply_operator`) keeps the rounding
+    of high-conductivity cells out of the restricted residual.
     """
     nz = x.shape[0] - 2
     ny = x.shape[1] - 2
@@ -403,8 +440,11 @@ def _coarse_residual(gz, gy, gx, x, b, r):  # pragma: no cover - compiled
     for k in prange(1, nz + 1):
         for j in range(1, ny + 1):
             for i in range(1, nx + 1):
-                d, off = _stencil(gz, gy, gx, x, k, j, i)
-                r[k, j, i] = b[k, j, i] - (d * x[k, j, i] - off) if d > 0 else 0.0
+                flux = _net_flux(gz, gy, gx, x, k, j, i)
+                inside = (gz[k - 1, j - 1, i - 1] + gz[k, j - 1, i - 1] + gy[k - 1, j - 1, i - 1]
+                          + gy[k - 1, j, i - 1] + gx[k - 1, j - 1, i - 1]
+                          + gx[k - 1, j - 1, i]) > 0
+                r[k, j, i] = b[k, j, i] - flux if inside else 0.0
 
 
 def residual_restrict(gz, gy, gx, x, b, rc, rz, ry, rx, work):
@@ -413,7 +453,7 @@ def residual_restrict(gz, gy, gx, x, b, rc, rz, ry, rx, work):
     restrict(work, rc, rz, ry, rx)
 
 
-@njit(parallel=True, fastmath=True, cache=True, nogil=True)
+@njit(parallel=True, cache=True, nogil=True)
 def prolong_add(x, xc, rz, ry, rx):  # pragma: no cover - compiled
     """``x += P xc``: piecewise-constant interpolation of the coarse correction."""
     nz = x.shape[0] - 2
@@ -486,46 +526,48 @@ def _serial_sum(v):  # pragma: no cover - compiled
     return total
 
 
-@njit(parallel=True, fastmath=True, cache=True, nogil=True)
+@njit(parallel=True, cache=True, nogil=True)
 def dot(a, b):  # pragma: no cover - compiled
     """Sum of ``a * b`` over the real cells, accumulated in float64.
 
-    Summed per plane, then the planes in order: the same bits for any thread count.
+    Each plane sums its rows into one accumulator per column (a unit-stride loop with
+    independent lanes, which vectorises without reassociation), then the columns and
+    the planes in order: the same bits for any thread count and any compilation.
     """
     nz = a.shape[0] - 2
     ny = a.shape[1] - 2
     nx = a.shape[2] - 2
     planes = np.zeros(nz)
     for k in prange(1, nz + 1):
-        s = 0.0
+        acc = np.zeros(nx + 2)
         for j in range(1, ny + 1):
             for i in range(1, nx + 1):
-                s += np.float64(a[k, j, i]) * np.float64(b[k, j, i])
-        planes[k - 1] = s
+                acc[i] += np.float64(a[k, j, i]) * np.float64(b[k, j, i])
+        planes[k - 1] = _serial_sum(acc)
     return _serial_sum(planes)
 
 
-@njit(parallel=True, fastmath=True, cache=True, nogil=True)
+@njit(parallel=True, cache=True, nogil=True)
 def cg_update(x, r, p, q, alpha):  # pragma: no cover - compiled
-    """``x += alpha p``, ``r -= alpha q``; returns ``r·r`` (float64)."""
+    """``x += alpha p``, ``r -= alpha q``; returns ``r·r`` (float64, summed as :func:`dot`)."""
     nz = x.shape[0] - 2
     ny = x.shape[1] - 2
     nx = x.shape[2] - 2
     al = np.float32(alpha)
-    planes = np.zeros(nz)  # per-plane sums: the same bits for any thread count
+    planes = np.zeros(nz)
     for k in prange(1, nz + 1):
-        s = 0.0
+        acc = np.zeros(nx + 2)
         for j in range(1, ny + 1):
             for i in range(1, nx + 1):
                 x[k, j, i] += al * p[k, j, i]
                 rv = r[k, j, i] - al * q[k, j, i]
                 r[k, j, i] = rv
-                s += np.float64(rv) * np.float64(rv)
-        planes[k - 1] = s
+                acc[i] += np.float64(rv) * np.float64(rv)
+        planes[k - 1] = _serial_sum(acc)
     return _serial_sum(planes)
 
 
-@njit(parallel=True, fastmath=True, cache=True, nogil=True)
+@njit(parallel=True, cache=True, nogil=True)
 def cg_direction(p, z, beta):  # pragma: no cover - compiled
     """``p = z + beta p``."""
     nz = p.shape[0] - 2
@@ -538,7 +580,7 @@ def cg_direction(p, z, beta):  # pragma: no cover - compiled
                 p[k, j, i] = z[k, j, i] + be * p[k, j, i]
 
 
-@njit(parallel=True, fastmath=True, cache=True, nogil=True)
+@njit(parallel=True, cache=True, nogil=True)
 def face_fluxes(gz, gy, gx, x, wz, wy, wx):  # pragma: no cover - compiled
     """Weighted sums of the face fluxes ``G (u_lo - u_hi)`` per axis, in float64.
 
@@ -576,7 +618,7 @@ def face_fluxes(gz, gy, gx, x, wz, wy, wx):  # pragma: no cover - compiled
     return _serial_sum(sz), _serial_sum(sy), _serial_sum(sx)
 
 
-@njit(parallel=True, fastmath=True, cache=True, nogil=True)
+@njit(parallel=True, cache=True, nogil=True)
 def face_energy(gz, gy, gx, x, wz, wy, wx):  # pragma: no cover - compiled
     """Weighted dissipation ``sum w G (u_lo - u_hi)^2`` over all faces, in float64.
 
