@@ -63,7 +63,7 @@ def _case(volume: str, case: str) -> dict:
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
     t0 = time.perf_counter()
     if case == "uqtwin_local_thickness":
-        from uqtwin.quantities.pore_size import local_thickness
+        from uqtwin.morphology import local_thickness
 
         lt = local_thickness(pore, spacing)[pore]
         value = f"mean d {lt.mean():.3f}"
@@ -73,7 +73,7 @@ def _case(volume: str, case: str) -> dict:
         lt = ps.filters.local_thickness(pore)[pore]  # radius, method "bf"
         value = f"mean d {2 * lt.mean():.3f}"
     elif case == "uqtwin_intrusion":
-        from uqtwin.quantities.pore_size import intrusion_size
+        from uqtwin.morphology import intrusion_size
 
         d = intrusion_size(pore, spacing, face="z-")[pore]
         value = f"reached {np.mean(d > 0):.4f}, mean d {d[d > 0].mean():.3f}"
@@ -85,9 +85,9 @@ def _case(volume: str, case: str) -> dict:
         r = ps.filters.porosimetry(pore, inlets=inlets)[pore]  # radius, method "dt"
         value = f"reached {np.mean(r > 0):.4f}, mean d {2 * r[r > 0].mean():.3f}"
     elif case == "uqtwin_particles":
-        from uqtwin.quantities.particle_size import particle_table, segment_particles
+        from uqtwin.morphology import particle_labels, particle_table
 
-        t = particle_table(segment_particles(solid, spacing), spacing, with_sphericity=False)
+        t = particle_table(particle_labels(solid, spacing), spacing, with_sphericity=False)
         k = ~t["border"]
         dv = (t["volume"][k] * t["diameter"][k]).sum() / t["volume"][k].sum()
         value = f"{len(t['label'])} regions, vol-mean d (non-border) {dv:.3f}"
@@ -102,18 +102,18 @@ def _case(volume: str, case: str) -> dict:
         dv = (counts[counts > 0] * d).sum() / counts.sum()
         value = f"{n} regions, vol-mean d (all) {dv:.3f}"
     elif case == "uqtwin_surface_area":
-        from uqtwin.quantities.surface_area import boundary_area
+        from uqtwin.morphology import surface_area
 
-        value = f"area {boundary_area(pore, spacing):.1f}"
+        value = f"area {surface_area(pore, spacing):.1f}"
     elif case == "porespy_surface_area":
         import porespy as ps
 
         # PoreSpy's recipe: ball(1) blur, zero padding (box sides count), marching cubes.
         value = f"area {ps.metrics.mesh_surface_area(ps.tools.mesh_region(pore)):.1f}"
     elif case == "mc_surface_area":
-        from uqtwin.quantities.surface_area import boundary_area
+        from uqtwin.morphology import surface_area
 
-        value = f"area {boundary_area(pore, spacing, smoothing_iterations=0):.1f}"
+        value = f"area {surface_area(pore, spacing, iterations=0):.1f}"
     elif case == "uqtwin_connectivity":
         from uqtwin.quantities.connectivity import cluster_fractions
 

@@ -23,9 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
+from uqtwin.morphology import surface_area
+from uqtwin.morphology.boundaries import interfacial_areas
 from uqtwin.quantities.connectivity import cluster_fractions
-from uqtwin.quantities.interfaces import interfacial_areas
-from uqtwin.quantities.surface_area import boundary_area
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -63,7 +63,7 @@ def main() -> None:
         ps = None
     # Warm-up: numba's cached kernels, torch's and PoreSpy's first calls.
     warm = _ball(16, 5.0)
-    boundary_area(warm.astype(bool))
+    surface_area(warm.astype(bool))
     if tm is not None:
         tm.specific_surface_area(warm, phases={"p": 1}, method="gradient", device="cpu")
     if ps is not None:
@@ -77,9 +77,9 @@ def main() -> None:
     print("| volume | tool, method | area [voxel²] | vs exact | time [s] |")
     print("|---|---|---|---|---|")
     for name, mask, exact in cases:
-        area, dt = _timed(lambda m=mask: boundary_area(m.astype(bool)), repeat)
+        area, dt = _timed(lambda m=mask: surface_area(m.astype(bool)), repeat)
         rows = [("uqtwin, smoothed marching cubes", area, dt)]
-        area0, dt0 = _timed(lambda m=mask: boundary_area(m.astype(bool), smoothing_iterations=0),
+        area0, dt0 = _timed(lambda m=mask: surface_area(m.astype(bool), iterations=0),
                             repeat)
         rows.append(("uqtwin, plain marching cubes", area0, dt0))
         if tm is not None:

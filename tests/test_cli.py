@@ -44,11 +44,11 @@ def test_measure_json_on_tf_electrode(shared_data):
 
 
 def test_tf_electrode_volume_fractions(shared_data):
-    from uqtwin.engine.measure import measure
-    from uqtwin.io import read_volume
+    from uqtwin import read_volume
+    from uqtwin.engine.measure import measure_phase
 
     vol = read_volume(shared_data / "tf_electrode.tiff", spacing=(0.39, 0.39, 0.39), unit="um")
-    got = [float(measure(vol, label, ["volume_fraction"]).volume_fraction)
+    got = [float(measure_phase(vol, label, ["volume_fraction"]).quantities.volume_fraction)
            for label in (0, 85, 170)]
     np.testing.assert_allclose(got, [0.44992, 0.40047, 0.14962], atol=5e-6)
 

@@ -13,8 +13,9 @@ from uqtwin.solvers.clusters import (
     isolated_clusters,
     join_periodic_clusters,
 )
+from uqtwin.solvers.conductances import face_conductances
 from uqtwin.solvers.deflation import DeflatedPreconditioner, cluster_space
-from uqtwin.solvers.operators import face_conductances, padded_zeros
+from uqtwin.solvers.layout import padded_zeros
 
 TIGHT = SolverOptions(flux_tol=1e-9, change_tol=1e-9, max_iter=3000)
 PLAIN = SolverOptions(deflation="off")
@@ -266,9 +267,9 @@ def test_same_bits_for_any_thread_count_with_deflation():
 
 
 def _operator(g, periodic):
-    from uqtwin.solvers.multigrid import _sparse_matrix
+    from uqtwin.solvers.multigrid import sparse_operator
 
-    return _sparse_matrix(*g, periodic).tocsr()
+    return sparse_operator(*g, periodic).tocsr()
 
 
 @pytest.mark.parametrize("periodic", [(False, False, False), (False, True, True)])
@@ -330,13 +331,13 @@ def test_balancing_preconditioner_is_symmetric_and_exact_on_the_coarse_space():
 
 
 def test_change_ahead_asks_for_the_tail_only_when_convergence_is_slow():
-    from uqtwin.solvers.diffusion import _change_ahead
+    from uqtwin.solvers.stopping import change_ahead
 
-    assert _change_ahead(1e-5, 1.0, 0.0) == 1e-5  # first iteration: the change itself
-    assert _change_ahead(1e-5, 1.0, 10.0) == 1e-5  # q = 0.1
-    assert _change_ahead(1e-5, 1.0, 2.0) == 1e-5  # q = 0.5: tail = change
-    assert _change_ahead(1e-5, 0.8, 1.0) == pytest.approx(4e-5)  # q = 0.8: 4x
-    assert _change_ahead(1e-5, 1.0, 1.0) == np.inf
+    assert change_ahead(1e-5, 1.0, 0.0) == 1e-5  # first iteration: the change itself
+    assert change_ahead(1e-5, 1.0, 10.0) == 1e-5  # q = 0.1
+    assert change_ahead(1e-5, 1.0, 2.0) == 1e-5  # q = 0.5: tail = change
+    assert change_ahead(1e-5, 0.8, 1.0) == pytest.approx(4e-5)  # q = 0.8: 4x
+    assert change_ahead(1e-5, 1.0, 1.0) == np.inf
 
 
 def test_unreachable_tolerances_report_the_precision_floor():

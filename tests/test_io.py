@@ -311,11 +311,35 @@ def test_rewriting_slices_removes_stale_ones(tmp_path):
 
 
 def test_sha256(tmp_path):
+    # A known digest, worked out independently (FIPS 180-2, example "abc"; `sha256sum`).
+    tiny = tmp_path / "abc.bin"
+    tiny.write_bytes(b"abc")
+    assert sha256_of(tiny) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
     path = write_volume(_volume(np.uint8), tmp_path / "v.tif")
-    assert sha256_of(path) == hashlib.sha256(path.read_bytes()).hexdigest()
+    data = path.read_bytes()
+    assert sha256_of(path) == hashlib.sha256(data).hexdigest()
+    # One byte changed (in the pixel data at the end), another digest.
+    (tmp_path / "w.tif").write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
+    assert sha256_of(tmp_path / "w.tif") != sha256_of(path)
+    # A folder: each file's relative path and digest, in sorted order of path.
     store = write_volume(_volume(np.uint8), tmp_path / "v.zarr")
-    assert sha256_of(store) == sha256_of(store)
+    files = sorted((f for f in store.rglob("*") if f.is_file()),
+                   key=lambda f: f.relative_to(store).as_posix())
+    h = hashlib.sha256()
+    for f in files:
+        h.update(f.relative_to(store).as_posix().encode() + b"\0"
+                 + hashlib.sha256(f.read_bytes()).digest())
+    assert sha256_of(store) == h.hexdigest()
     assert read_volume(store).attrs["sha256"] == sha256_of(store)
+    # A renamed file inside the folder changes the folder's digest.
+    first = files[0]
+    first.rename(first.with_name(first.name + "_"))
+    assert sha256_of(store) != h.hexdigest()
+    # A list of files: by name, in the given order.
+    a, b = tmp_path / "a.bin", tmp_path / "b.bin"
+    a.write_bytes(b"a")
+    b.write_bytes(b"b")
+    assert sha256_of([a, b]) != sha256_of([b, a])
 
 
 def test_big_endian_npy_becomes_native(tmp_path):

@@ -9,13 +9,14 @@ import pytest
 from scipy import ndimage as ndi
 
 from uqtwin.microstructure import Microstructure
+from uqtwin.morphology import distance, thickness
 from uqtwin.quantities import pore_size as ps
 from uqtwin.quantities.binder_contact import particle_contact_areas
-from uqtwin.quantities.cell_parameters import bruggeman_exponent
 from uqtwin.quantities.connectivity import cluster_fractions
 from uqtwin.quantities.interfaces import interfacial_areas
 from uqtwin.quantities.particle_size import particle_diameters, segment_particles
 from uqtwin.quantities.registry import compute_quantities
+from uqtwin.solvers import bruggeman_exponent
 
 
 def _balls(shape, centres, radii, spacing=(1.0, 1.0, 1.0)):
@@ -58,7 +59,7 @@ def test_pruned_painting_equals_painting_every_ball():
     spacing = np.array([1.0, 0.7, 1.3])
     dt = ndi.distance_transform_edt(mask, sampling=spacing)
     every = np.flatnonzero(dt)
-    brute = 2 * ps._paint(mask.shape, every, dt.ravel()[every], spacing)
+    brute = 2 * thickness._paint(mask.shape, every, dt.ravel()[every], spacing)
     assert np.array_equal(ps.local_thickness(mask, spacing), brute)
 
 
@@ -89,15 +90,15 @@ def test_isotropic_path_equals_painting_every_integer_ball(scale):
     assert np.array_equal(lt, _paint_every_integer_ball(mask, scale))
     assert not lt[~mask].any()  # strict balls never reach a solid voxel
     # The squared EDT is exact: its square root is scipy's distance, bit for bit.
-    d2 = ps._squared_edt(mask)
+    d2 = distance.squared_edt(mask)
     assert np.array_equal(np.sqrt(d2.astype(np.float64)), ndi.distance_transform_edt(mask))
 
 
 def test_exact_containment_table_against_enumeration():
-    table = ps._containment_table(30, ps._CLASSES)
+    table = thickness._containment_table(30, thickness._CLASSES)
     q = np.stack(np.meshgrid(*[np.arange(-6, 7)] * 3, indexing="ij"), -1).reshape(-1, 3)
     q2 = (q**2).sum(1)
-    for k, e in enumerate(ps._CLASSES):
+    for k, e in enumerate(thickness._CLASSES):
         for d in range(1, 31):
             assert table[k, d] == ((q[q2 < d] - e) ** 2).sum(1).max()
 
@@ -180,8 +181,8 @@ def test_pore_sizes_share_one_distance_transform(monkeypatch, spacing):
             return transform(*args)
         return wrapper
 
-    for name in ("_distance", "_squared_edt"):
-        monkeypatch.setattr(ps, name, counted(getattr(ps, name)))
+    for name in ("distance", "squared_edt"):
+        monkeypatch.setattr(distance, name, counted(getattr(distance, name)))
     ds = compute_quantities(ms, ["pore_size_distribution"])
     assert len(calls) == 1
     # the same numbers as the two sizes computed on their own, each with its own EDT
@@ -263,8 +264,8 @@ def test_interfaces_of_a_half_coated_ball():
 
 
 def test_binder_contact_reuses_the_surfaces_already_meshed(monkeypatch):
-    from uqtwin.quantities import _mesh, binder_contact, surface_area
-    from uqtwin.quantities.particle_size import particles_of
+    from uqtwin.morphology import areas, boundaries, mesh
+    from uqtwin.quantities import surface_area
 
     mask = _balls((36, 36, 36), [(18, 18, 11), (18, 18, 25)], [6.5, 6.5])
     labels = mask.astype(np.uint8) * 2
@@ -272,7 +273,7 @@ def test_binder_contact_reuses_the_surfaces_already_meshed(monkeypatch):
     spacing = (0.4, 0.4, 0.4)
     phases = ("pore", "binder", "active")
     alone = Microstructure(labels, spacing, "um", phases)
-    particles = particles_of(alone, 2)
+    particles = alone.cache.particles(2)
     # reference numbers: every surface meshed on its own
     total = float(interfacial_areas(labels, spacing, [(2, 1)], n_phases=3)[0])
     surface = surface_area.boundary_area(labels == 2, spacing)
@@ -283,10 +284,10 @@ def test_binder_contact_reuses_the_surfaces_already_meshed(monkeypatch):
 
     def counting(mask, *args, **kwargs):
         meshed.append(int(mask.sum()))
-        return _mesh.boundary_mesh(mask, *args, **kwargs)
+        return mesh.boundary_mesh(mask, *args, **kwargs)
 
-    monkeypatch.setattr(surface_area, "boundary_mesh", counting)
-    monkeypatch.setattr(binder_contact, "boundary_mesh", counting)
+    monkeypatch.setattr(areas, "boundary_mesh", counting)
+    monkeypatch.setattr(boundaries, "boundary_mesh", counting)
     ms = Microstructure(labels, spacing, "um", phases)
     compute_quantities(ms, ["specific_surface_area"])
     assert len(meshed) == 3

@@ -92,11 +92,11 @@ def _panel_titles(fig: Figure) -> list[str]:
 
 
 def test_hdi_matches_arviz():
-    from uqtwin.results.summary import _arviz
+    from uqtwin.results.conventions import arviz
 
     x = np.random.default_rng(1).gamma(2.0, size=200)
     lo, hi = plot.hdi(x, 0.9)
-    ref = _arviz().hdi(x, hdi_prob=0.9)
+    ref = arviz().hdi(x, hdi_prob=0.9)
     assert (lo, hi) == pytest.approx(tuple(ref))
     assert plot.hdi(np.array([1.0, np.inf, 2.0, 3.0]), 0.9) == (1.0, 3.0)
     assert all(np.isnan(plot.hdi(np.array([np.inf]), 0.9)))
@@ -183,6 +183,17 @@ def test_redraw_samples_reproduces_draw_sample(results, tmp_path):
     assert labels[0].shape == (8, 10, 12)
     fig = plot.plot_sample_gallery(labels, PHASES, titles=["a", "b"])
     assert _panel_titles(fig) == ["a", "b"]
+
+
+def test_engine_redraw_from_store(results, tmp_path):
+    from uqtwin.engine.redraw import redraw_samples
+
+    seeds = [int(results["sample_seed"][1])]
+    store = tmp_path / "results.nc.samples"
+    np.testing.assert_array_equal(redraw_samples(store, seeds)[0],
+                                  plot.redraw_samples(results, [1])[0])
+    with pytest.raises(UqtwinInputError, match="another input"):
+        redraw_samples(store, seeds, input_sha256="other")
 
 
 def test_redraw_samples_missing_store(tmp_path):

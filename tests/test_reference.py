@@ -9,6 +9,10 @@ differ (numpy's SIMD dispatch, kernels compiled for the host CPU), and iterative
 amplify them to their tolerance, so there the check is that the run still produces the
 same variables and the same microstructures: volume fractions within 1e-3, the measured
 imaging conditions within 1e-6 relative.
+
+The runs use one BLAS thread (``threadpoolctl``): the mixture fit's matrix products sum in
+an order that depends on the number of BLAS threads, 1e-13 apart, which is enough to move
+the measured point spread and hence the members.
 """
 
 from __future__ import annotations

@@ -138,3 +138,92 @@ def test_bad_posteriors_raise():
     neg = np.stack([p[0] + 0.5, p[1] - 0.5, p[2]])
     with pytest.raises(VolumeError, match=">= 0"):
         sample_independent(neg, 0)
+
+
+# ---------------------------------------------------------------- registry of sampler kinds
+
+
+def test_sampler_registry_lists_every_kind_with_one_options_class():
+    import dataclasses
+
+    from uqtwin.engine.sections import SamplerConfig
+    from uqtwin.sample.kinds import DEFAULT_SAMPLER, SAMPLER_KINDS, get_sampler
+
+    assert SAMPLER_KINDS == ("independent", "correlated", "parametric", "ambiguity")
+    assert DEFAULT_SAMPLER in SAMPLER_KINDS
+    keys = {f.name for f in dataclasses.fields(SamplerConfig)}
+    for name in SAMPLER_KINDS:
+        kind = get_sampler(name)
+        assert kind.name == name
+        options = kind.options()  # every option has a default
+        assert dataclasses.is_dataclass(options)
+        # Options are [sampler] keys, but for the Potts settings that no config sets.
+        fields = {f.name for f in dataclasses.fields(options)}
+        assert fields - keys <= {"beta", "n_iter"}, name
+
+
+def test_sampler_config_keys_and_defaults_do_not_change():
+    import dataclasses
+
+    from uqtwin.engine.sections import SamplerConfig
+
+    defaults = {f.name: f.default for f in dataclasses.fields(SamplerConfig)}
+    assert defaults == {
+        "kind": "ambiguity", "n_samples": 32, "seed": 0, "correlation_length": 1.0,
+        "share_prior": defaults["share_prior"], "binder": None, "solid_prior": None,
+        "texture_length": defaults["texture_length"], "psf_sigma": None,
+        "correlation_scale": 10.0, "n_draws": 24, "effective_voxels": 400.0,
+        "discrepancy": True,
+    }
+
+
+def test_sampler_options_come_from_the_config_once():
+    from uqtwin.engine.config import config_from_dict, sampler_options
+    from uqtwin.errors import ConfigError
+    from uqtwin.sample.kinds import get_sampler
+
+    cfg = config_from_dict({"input": {"path": "a.tif"},
+                            "sampler": {"kind": "parametric", "correlation_length": 2.5,
+                                        "effective_voxels": 300.0, "n_draws": 7}})
+    opts = sampler_options(cfg)
+    assert (opts.correlation_length, opts.effective_voxels) == (2.5, 300.0)
+    amb = sampler_options(cfg, (1.0, 1.0, 2.0), kind="ambiguity")
+    assert amb.n_draws == 7 and amb.psf_sigma == (1.0, 1.0, 2.0)
+    # unset (None) keys keep the option's default; unrelated keys are not the kind's
+    assert get_sampler("correlated").options_from({"correlation_length": None}) \
+        == get_sampler("correlated").options()
+    with pytest.raises(ConfigError, match="correlation_length must be > 0"):
+        config_from_dict({"input": {"path": "a.tif"},
+                          "sampler": {"kind": "correlated", "correlation_length": 0.0}})
+    with pytest.raises(ConfigError, match="effective_voxels"):
+        config_from_dict({"input": {"path": "a.tif"}, "sampler": {"effective_voxels": 0.0}})
+    with pytest.raises(ConfigError, match="unknown sampler kind 'magic'"):
+        get_sampler("magic")
+
+
+def test_build_sampler_looks_the_kind_up():
+    from uqtwin.sample.kinds import build_sampler, get_sampler
+    from uqtwin.sample.model import PosteriorSampler
+
+    rng = np.random.default_rng(0)
+    grey = np.where(np.arange(12) < 6, 50.0, 150.0)[None, None, :] + rng.normal(
+        0, 8, (12, 12, 12))
+    opts = get_sampler("correlated").options_from({"correlation_length": 1.5})
+    sampler, mixture = build_sampler(grey, ("pore", "active"), "correlated", opts, seed=0)
+    assert isinstance(sampler, PosteriorSampler) and sampler.correlation_length == 1.5
+    assert {"means", "sds", "weights"} <= set(mixture)
+    labels = sampler.sample(3)
+    np.testing.assert_array_equal(labels, sampler.sample(3))
+    assert labels.dtype == np.uint8 and abs(labels.mean() - 0.5) < 0.1
+
+
+def test_sample_docstring_examples_run():
+    import doctest
+
+    from uqtwin.sample import correlated, independent, kinds
+    from uqtwin.segment import mixture
+
+    for module in (kinds, correlated, independent, mixture):
+        result = doctest.testmod(module)
+        assert result.failed == 0, module.__name__
+        assert result.attempted > 0, module.__name__

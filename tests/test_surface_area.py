@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from uqtwin.microstructure import Microstructure
-from uqtwin.quantities._mesh import boundary_mesh, mesh_area
+from uqtwin.morphology import boundary_mesh, marching, mesh_area, smoothing
 from uqtwin.quantities.registry import compute_quantities
 from uqtwin.quantities.surface_area import boundary_area
 
@@ -184,28 +184,25 @@ def test_binary_marching_cubes_is_scikit_images_mesh(seed):
 
 def _march_mask(mask):
     """The mesh kernel's raw output on ``mask`` (unit spacing, padded like the module)."""
-    from uqtwin.quantities import _mesh
-
     padded = np.pad(mask, 3, mode="symmetric").view(np.uint8)
-    tables = _mesh._cube_tables()
-    counts = _mesh._count_layers(padded, tables[0], tables[2], tables[3])
-    return _mesh._march(
-        padded, _mesh._thin_voxels(padded), True, counts, *tables, np.full(3, -3),
+    tables = marching.cube_tables()
+    counts = marching.count_layers(padded, tables[0], tables[2], tables[3])
+    return marching.march(
+        padded, smoothing.thin_voxels(padded), True, counts, *tables, np.full(3, -3),
         np.asarray(mask.shape), np.ones(3), np.zeros(1, np.int32))
 
 
 def test_smoothing_is_deterministic_and_thread_independent():
-    from uqtwin.quantities import _mesh
-
     rng = np.random.default_rng(5)
     mask = _ball((30, 30, 30), 9, (14.6, 15.2, 14.9)) ^ (rng.random((30, 30, 30)) < 0.02)
     verts, _, edges, _, _, fixed = _march_mask(mask)
-    table = _mesh._neighbour_table(*edges, len(verts), fixed)
+    table = smoothing.neighbour_table(*edges, len(verts), fixed)
     half = np.full(3, 0.5)
     out = []
-    for kernel in (_mesh._taubin_serial, _mesh._taubin_parallel, _mesh._taubin_parallel):
+    kernels = (smoothing.taubin_serial, smoothing.taubin_parallel, smoothing.taubin_parallel)
+    for kernel in kernels:
         pos = verts.copy()
-        kernel(pos, *table, half, 15, _mesh.TAUBIN_LAMBDA, _mesh.TAUBIN_MU)
+        kernel(pos, *table, half, 15, smoothing.TAUBIN_LAMBDA, smoothing.TAUBIN_MU)
         out.append(pos)
     assert np.array_equal(out[0], out[1]) and np.array_equal(out[1], out[2])
     assert boundary_area(mask) == boundary_area(mask)
@@ -216,13 +213,11 @@ def test_neighbour_lists_are_the_distinct_triangle_neighbours(seed):
     # Random masks have many ambiguous faces, where the two cubes sharing a face do not
     # always split it alike: the edge list built cube by cube must still hold every
     # triangle edge exactly once.
-    from uqtwin.quantities import _mesh
-
     rng = np.random.default_rng(seed)
     mask = np.pad(rng.random((10, 11, 12)) < 0.5, 3)
     _, faces, edges, _, _, _ = _march_mask(mask)
     n = int(faces.max()) + 1
-    table, extra_ptr, extra, degree = _mesh._neighbour_table(*edges, n, np.zeros(n, bool))
+    table, extra_ptr, extra, degree = smoothing.neighbour_table(*edges, n, np.zeros(n, bool))
     expected = [set() for _ in range(n)]
     for a, b, c in faces.tolist():
         expected[a] |= {b, c}

@@ -7,8 +7,8 @@ import pytest
 
 from uqtwin.materials import available_materials, load_material, property_value
 from uqtwin.microstructure import Microstructure
+from uqtwin.morphology import particle_labels
 from uqtwin.quantities import transport
-from uqtwin.quantities.particle_size import segment_particles
 from uqtwin.quantities.registry import QUANTITIES, compute_quantities
 
 
@@ -108,7 +108,7 @@ def test_contact_resistance_lowers_conductivity_between_two_spheres():
     labels[:1] = 1  # current collectors: plates at both ends
     labels[-1:] = 1
     ms = Microstructure(labels, (1.0, 1.0, 1.0), "um", ("pore", "am"))
-    parts = segment_particles(ms.mask("am"), ms.spacing)
+    parts = particle_labels(ms.mask("am"), ms.spacing)
     assert parts[6, 6, 6] != parts[17, 6, 6] and parts[6, 6, 6] > 0
     opts = {"conductivities": {"am": 1.0}, "particle_phase": "am"}
     free = transport.effective_conductivity(ms, **opts)
@@ -139,11 +139,14 @@ def test_warm_start_from_the_reference_context():
     opts = {"tortuosity_factor": {"warm_start": True}}
     context = prepare_context(Microstructure(ref, (1, 1, 1), "um", phases),
                               ["tortuosity_factor"], phases=["pore"], options=opts)
-    assert set(context["tortuosity_factor"]) == {"pore"}
+    assert set(context) == {transport.WARM_START_KEY}
+    warm_starts = context[transport.WARM_START_KEY]
+    assert isinstance(warm_starts, transport.WarmStarts)
+    assert set(warm_starts.by_phase) == {"pore"}
     from uqtwin.solvers import WarmStart
 
     assert all(isinstance(w, WarmStart) and w.coarse_lu is not None
-               for w in context["tortuosity_factor"]["pore"])
+               for w in warm_starts.for_phase("pore"))
     warm = compute_quantities(Microstructure(sample, (1, 1, 1), "um", phases, context=context),
                               ["tortuosity_factor"], phases=["pore"], options=opts)
     cold = compute_quantities(Microstructure(sample, (1, 1, 1), "um", phases),
@@ -183,3 +186,30 @@ def test_effective_conductivity_warns_when_a_solve_stops_short():
     for axis in "zyx":
         assert (f"conduction solve along {axis} did not reach tol=0.0001: iteration limit "
                 "after 2 iterations") in " ".join(messages)
+
+
+def test_the_two_diffusion_quantities_share_one_prepared_warm_start(monkeypatch):
+    from uqtwin.quantities.registry import prepare_context
+
+    calls = []
+    real = transport.effective_tensor
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(transport, "effective_tensor", counting)
+    rng = np.random.default_rng(1)
+    ref = (rng.random((12, 12, 12)) < 0.7).astype(np.uint8)
+    names = ["effective_diffusivity", "tortuosity_factor"]
+    opts = {name: {"warm_start": True} for name in names}
+    context = prepare_context(Microstructure(ref, (1, 1, 1), "um", ("solid", "pore")),
+                              names, phases=["pore"], options=opts)
+    assert len(calls) == 1  # one reference solve serves both quantities
+    assert set(context) == {transport.WARM_START_KEY}
+    # without warm starts the state is empty, and a later quantity may still fill it
+    off = prepare_context(Microstructure(ref, (1, 1, 1), "um", ("solid", "pore")),
+                          names, phases=["pore"],
+                          options={"tortuosity_factor": {"warm_start": False},
+                                   "effective_diffusivity": {"warm_start": True}})
+    assert off[transport.WARM_START_KEY].for_phase("pore") is not None

@@ -15,11 +15,11 @@ from uqtwin.errors import VolumeError
 from uqtwin.phantoms import PHASES, image_phantom, spheres_with_binder
 from uqtwin.sample import ambiguity
 from uqtwin.sample.independent import sample_independent
+from uqtwin.sample.mrf import potts_mean_field
 from uqtwin.sample.parametric import ParametricOptions, ParametricSampler, sample_parametric
 from uqtwin.segment.bayes import BayesOptions, fit_bayesian_mixture, fit_bootstrap_mixture
 from uqtwin.segment.denoise import denoise_nlm
 from uqtwin.segment.mixture import fit_mixture, most_probable, phase_posteriors
-from uqtwin.segment.mrf import potts_mean_field
 from uqtwin.segment.partial_volume import PartialVolumeMixture, pv_phase_posteriors
 
 FAST = BayesOptions(n_fit=1200, n_warmup=100, n_draws=60)
@@ -388,3 +388,14 @@ def test_share_prior_fit_and_option_validation():
     np.testing.assert_allclose(ambiguity.AmbiguityOptions(psf_sigma=(1.6, 1.0, 1.0),
                                                           correlation_scale=2.0)
                                .correlation_length, [3.2, 2.0, 2.0])
+
+
+def test_bayesian_fit_ignores_the_process_wide_jax_precision(sharp, sharp_posterior):
+    """Importing PyBaMM turns jax_enable_x64 on for the whole process; the fit must not move."""
+    import jax
+
+    _, vol = sharp
+    with jax.enable_x64(True):
+        again = fit_bayesian_mixture(vol, 3, FAST, seed=0, phases=PHASES)
+    for name in ("means", "sds", "weights"):
+        np.testing.assert_array_equal(getattr(again, name), getattr(sharp_posterior, name))

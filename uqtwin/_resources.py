@@ -13,7 +13,26 @@ _PACKAGE = Path(__file__).resolve().parent
 
 
 def resource_dir(name: str) -> Path:
-    """Return the folder ``name`` ("models" or "results_schema"), installed or in-tree."""
+    """Return the folder ``name`` ("models" or "results_schema"), installed or in-tree.
+
+    A wheel carries the folders inside the package (``uqtwin/_resources/<name>``); a source
+    checkout has them next to the package, so both places are tried, in that order.
+
+    Parameters
+    ----------
+    name : str
+        ``"models"`` or ``"results_schema"``.
+
+    Returns
+    -------
+    Path
+        The first of ``uqtwin/_resources/<name>`` and ``<repository>/<name>`` that exists.
+
+    Raises
+    ------
+    FileNotFoundError
+        If neither exists (an incomplete installation).
+    """
     for candidate in (_PACKAGE / "_resources" / name, _PACKAGE.parent / name):
         if candidate.is_dir():
             return candidate

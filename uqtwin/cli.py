@@ -75,8 +75,9 @@ def _run_config(cfg, *, resume: bool, scheduler: str | None) -> Path:
             ds = run(cfg, resume=resume, log=log, progress=progress, scheduler=scheduler)
         except KeyboardInterrupt:
             from uqtwin.engine.store import SampleStore
+            from uqtwin.results.conventions import store_path
 
-            store = SampleStore.for_output(out)
+            store = SampleStore(store_path(out))
             err_console.print(
                 f"[yellow]interrupted:[/] {len(store.finished())} finished samples are kept in "
                 f"{escape(str(store.path))}; run again with --resume to continue"
@@ -132,6 +133,7 @@ def run_cmd(
 @app.command()
 def validate(file: Path = typer.Argument(..., help="Results NetCDF file.")) -> None:
     """Check a results file against the versioned results schema."""
+    from uqtwin.results.conventions import SAMPLE_DIM
     from uqtwin.results.dataset import open_results
     from uqtwin.results.schema import schema_problems
 
@@ -146,7 +148,7 @@ def validate(file: Path = typer.Argument(..., help="Results NetCDF file.")) -> N
             err_console.print(f"  - {p}", highlight=False)
         raise typer.Exit(code=1)
     console.print(f"{file}: valid (results schema v{ds.attrs['schema_version']}, "
-                  f"{len(ds.data_vars)} variables, {ds.sizes.get('sample', 0)} samples)")
+                  f"{len(ds.data_vars)} variables, {ds.sizes.get(SAMPLE_DIM, 0)} samples)")
 
 
 @app.command()
@@ -155,6 +157,7 @@ def summarize(
     hdi_prob: float | None = typer.Option(None, help="HDI probability (default: the run's)."),
 ) -> None:
     """Reprint the summary table of a results file (mean, sd, HDI)."""
+    from uqtwin.results.conventions import hdi_prob_of
     from uqtwin.results.dataset import open_results
     from uqtwin.results.summary import summarize as _summarize
 
@@ -162,7 +165,7 @@ def summarize(
         ds = open_results(file)
     except UqtwinInputError as exc:
         _fail(str(exc))
-    prob = hdi_prob if hdi_prob is not None else float(ds.attrs.get("hdi_prob", 0.9))
+    prob = hdi_prob_of(ds, hdi_prob)
     if not 0 < prob < 1:
         _fail(f"--hdi-prob must be in (0, 1), got {prob}")
     _print_table(_summarize(ds, prob), prob)
@@ -181,21 +184,19 @@ def measure(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Compute quantities of an already-segmented labelled volume (no sampling)."""
-    from uqtwin.engine.measure import measure as _measure
-    from uqtwin.engine.measure import to_json_dict
-    from uqtwin.io import read_volume
+    from uqtwin import read_volume
+    from uqtwin.engine.measure import measure_phase, to_json_dict
 
     try:
         with warnings.catch_warnings():
             if as_json:  # keep stdout a single JSON object; warnings go to stderr anyway
                 warnings.simplefilter("default")
-            vol = read_volume(volume, file_format, spacing=spacing,
+            vol = read_volume(volume, format=file_format, spacing=spacing,
                               unit=unit if unit or spacing is None else "um")
-            skipped: list[tuple[str, str]] = []
-            ds = _measure(vol, phase, quantity or None, skipped=skipped)
+            ds, skipped = measure_phase(vol, phase, quantity or None)
     except UqtwinInputError as exc:
         _fail(str(exc))
-    for name, reason in skipped:
+    for name, reason in skipped.items():
         err_console.print(f"[yellow]skipped {name}:[/] {escape(reason)}", highlight=False)
     result = to_json_dict(ds)
     if as_json:

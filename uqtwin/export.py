@@ -39,33 +39,15 @@ import numpy as np
 import xarray as xr
 
 from uqtwin.errors import UqtwinInputError
-from uqtwin.quantities.cell_parameters import bruggeman_exponent
+from uqtwin.results.conventions import (
+    METRES_PER_UNIT,
+    SAMPLE_DIM,
+    length_to_m,
+    phase_names,
+)
 
-SAMPLE_DIM = "sample"
-
-#: Metres per length unit, for the spellings a results file may use.
-_LENGTH_TO_M = {
-    "m": 1.0, "cm": 1e-2, "mm": 1e-3, "um": 1e-6, "µm": 1e-6, "μm": 1e-6, "micron": 1e-6,
-    "micrometre": 1e-6, "micrometer": 1e-6, "nm": 1e-9,
-}
 _PORE_NAMES = ("pore", "pores", "void", "electrolyte", "porosity")
 _ACTIVE_HINTS = ("active", "nmc", "nca", "lfp", "lco", "lmo", "graphite", "silicon")
-
-
-def length_to_m(unit: str) -> float:
-    """Metres per ``unit`` (``"um"``, ``"µm"``, ``"nm"``, ``"mm"``, ``"m"``, …).
-
-    Raises
-    ------
-    UqtwinInputError
-        For a unit that is not a length unit known here.
-    """
-    try:
-        return _LENGTH_TO_M[str(unit).strip()]
-    except KeyError:
-        raise UqtwinInputError(
-            f"unknown length unit {unit!r}; known: {sorted(_LENGTH_TO_M)}"
-        ) from None
 
 
 def to_si(values: np.ndarray | float, units: str, length_unit: str) -> np.ndarray:
@@ -80,16 +62,9 @@ def to_si(values: np.ndarray | float, units: str, length_unit: str) -> np.ndarra
     for prefix, suffix in (("1/", ""), ("", "^-1"), ("", "-1")):
         if u.startswith(prefix) and u.endswith(suffix) and (prefix or suffix):
             inner = u[len(prefix): len(u) - len(suffix)]
-            if inner in _LENGTH_TO_M:
+            if inner in METRES_PER_UNIT:
                 return v / length_to_m(inner)
     return v * length_to_m(u)
-
-
-def _phases(ds: xr.Dataset) -> list[str]:
-    raw = ds.attrs.get("phases")
-    if raw is not None:
-        return list(json.loads(raw)) if isinstance(raw, str) else [str(p) for p in raw]
-    return [str(p) for p in ds["phase"].values] if "phase" in ds.coords else []
 
 
 def resolve_phases(ds: xr.Dataset, pore_phase: str | None = None,
@@ -101,7 +76,7 @@ def resolve_phases(ds: xr.Dataset, pore_phase: str | None = None,
     UqtwinInputError
         If a phase is not among the results' phases or cannot be recognised.
     """
-    phases = _phases(ds)
+    phases = phase_names(ds)
     lower = {p.lower(): p for p in phases}
 
     def pick(given: str | None, exact: Sequence[str], hints: Sequence[str], role: str) -> str:
@@ -183,6 +158,8 @@ def _columns(
                              f"{through_axis!r} (the through-thickness axis)")
         else:
             tau = np.asarray(tau_da.values, dtype=float)
+        from uqtwin.solvers import bruggeman_exponent  # loads the solvers' kernels
+
         # τ = ε^(1−b), the same convention as the registered bruggeman_exponent
         b = np.asarray(bruggeman_exponent(eps, tau), dtype=float)
         if np.isnan(b).any():
@@ -290,7 +267,34 @@ def export_notes(
     ds: xr.Dataset, electrode: str = "positive", *, pore_phase: str | None = None,
     active_phase: str | None = None, through_axis: str | None = "z",
 ) -> list[str]:
-    """What the export used and what it left out, one sentence each."""
+    """What the export used and what it left out, one sentence each.
+
+    The notes of the same column building as :func:`pybamm_parameters`, e.g. which
+    tortuosity the Bruggeman coefficient came from, or that a parameter was left out
+    because the results lack its quantity.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A results Dataset.
+    electrode : {"positive", "negative"}, optional
+        As in :func:`pybamm_parameters`; default ``"positive"``.
+    pore_phase, active_phase : str, optional, keyword-only
+        Phase names (default: recognised by name).
+    through_axis : str or None, optional, keyword-only
+        Axis of the electrode's thickness (default ``"z"``); None averages τ over the axes.
+
+    Returns
+    -------
+    list of str
+        The notes, in the order the parameters are built.
+
+    Raises
+    ------
+    UqtwinInputError
+        If ``electrode`` is not valid, the results hold no ``volume_fraction``, a phase
+        cannot be resolved, or ``through_axis`` is not an axis of the tortuosity.
+    """
     return _columns(ds, electrode, pore_phase, active_phase, through_axis)[1]
 
 

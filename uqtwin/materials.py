@@ -29,7 +29,14 @@ __all__ = ["available_materials", "load_material", "property_value"]
 
 
 def available_materials() -> tuple[str, ...]:
-    """Names of the bundled material cards (file stems)."""
+    """Names of the bundled material cards (file stems).
+
+    Returns
+    -------
+    tuple of str
+        The stems of ``models/materials/*.toml``, sorted; each is a valid argument of
+        :func:`load_material`.
+    """
     return tuple(sorted(p.stem for p in (resource_dir("models") / "materials").glob("*.toml")))
 
 
@@ -51,7 +58,35 @@ def load_material(name: str) -> dict[str, Any]:
 
 
 def property_value(card: Mapping[str, Any], key: str, default: float | None = None):
-    """Value of property ``key`` of a card: a ``{"value": ...}`` table or a bare number."""
+    """Value of property ``key`` of a card: a ``{"value": ...}`` table or a bare number.
+
+    Parameters
+    ----------
+    card : mapping
+        A material card (:func:`load_material`); may be None or empty.
+    key : str
+        The property name.
+    default : float or None, optional
+        Returned when the card is empty or lacks ``key``; default None.
+
+    Returns
+    -------
+    float or None
+        The value as a float (in the card's units), or ``default``.
+
+    Raises
+    ------
+    KeyError
+        If the property is a table without a ``value``.
+
+    Examples
+    --------
+    >>> from uqtwin.materials import property_value
+    >>> property_value({"density": {"value": 4.7, "units": "g/cm^3"}}, "density")
+    4.7
+    >>> property_value({"porosity": 0.3}, "porosity"), property_value({}, "x", 1.0)
+    (0.3, 1.0)
+    """
     entry = card.get(key) if card else None
     if entry is None:
         return default

@@ -1,8 +1,13 @@
-"""One sampled multiphase microstructure: the input of every quantity."""
+"""One sampled multiphase microstructure, the input of every quantity, and its intermediates.
+
+:class:`Microstructure` is the labelled volume; :class:`SampleCache` (its ``cache``) holds
+the intermediates that several quantities of that one microstructure share, each computed
+once: boundary areas, particle segmentations, transport solves.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -12,6 +17,74 @@ from uqtwin.errors import PhaseError, VolumeError
 from uqtwin.volume import check_array, check_spacing, normalize_unit
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class TransportKey:
+    """What identifies one phase's set of transport solves (one per driven axis)."""
+
+    phase: str
+    tol: float
+    max_iter: int
+    periodic: bool
+
+
+class SampleCache:
+    """Intermediates shared by the quantities of one microstructure, each computed once.
+
+    It lives on the microstructure (``ms.cache``, created with it), so it lives and dies
+    with the sample: no global state, nothing to pass around, and every quantity of the
+    sample (and every ``prepare`` hook on the reference microstructure) sees the same
+    one. Named methods replace string keys that modules had to agree on:
+
+    * :attr:`boundary_areas`: boundary areas of unions of phases
+      (:class:`uqtwin.morphology.boundaries.BoundaryAreas`), shared by the surface and
+      interfacial areas, the binder contact and the cell parameters;
+    * :meth:`particles`: the watershed particle labels of a phase, shared by particle
+      sizes, binder contact, cell parameters and the contact resistance of conduction;
+    * :meth:`transport_solves`: a phase's three transport solves, shared by the
+      tortuosity factor and the effective diffusivity.
+
+    Parameters
+    ----------
+    labels : ndarray of int, shape (nz, ny, nx)
+        The microstructure's (validated) labels.
+    spacing : tuple of 3 floats
+        Its voxel size.
+    """
+
+    def __init__(self, labels: np.ndarray, spacing: tuple[float, float, float]) -> None:
+        self._labels = labels
+        self._spacing = spacing
+        self._boundary_areas = None
+        self._particles: dict[tuple[int, float | None], np.ndarray] = {}
+        self._transport: dict[TransportKey, Any] = {}
+
+    @property
+    def boundary_areas(self):
+        """The :class:`~uqtwin.morphology.boundaries.BoundaryAreas` of these labels."""
+        if self._boundary_areas is None:
+            # imported here: measuring pulls in the compiled geometry, creating does not
+            from uqtwin.morphology.boundaries import BoundaryAreas
+
+            self._boundary_areas = BoundaryAreas(self._labels, self._spacing)
+        return self._boundary_areas
+
+    def particles(self, phase: int, h: float | None = None) -> np.ndarray:
+        """Particle labels of phase index ``phase``
+        (:func:`uqtwin.morphology.particles.particle_labels` with marker depth ``h``)."""
+        key = (int(phase), h)
+        if key not in self._particles:
+            from uqtwin.morphology.particles import particle_labels
+
+            self._particles[key] = particle_labels(self._labels == phase, self._spacing, h=h)
+        return self._particles[key]
+
+    def transport_solves(self, key: TransportKey, solve: Callable[[], T]) -> T:
+        """``solve()`` once per ``key``; later calls with an equal key reuse its result."""
+        if key not in self._transport:
+            self._transport[key] = solve()
+        return self._transport[key]
 
 
 @dataclass(frozen=True, eq=False)
@@ -32,7 +105,8 @@ class Microstructure:
         Material card (a mapping of properties, see ``models/``) per phase name.
     context : mapping, optional
         Run-wide, read-only state that quantities prepared once on a reference
-        microstructure (the most probable segmentation), keyed by quantity name: e.g. the
+        microstructure (the most probable segmentation), keyed by each quantity's
+        ``context_key`` (see :class:`uqtwin.quantities.base.Quantity`): e.g. the
         potentials that warm-start every sample's transport solves. Fixed per run, so every
         sample sees the same context whatever the order in which samples are computed.
     """
@@ -43,9 +117,8 @@ class Microstructure:
     phases: tuple[str, ...]
     materials: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     context: Mapping[str, Any] = field(default_factory=dict, repr=False)
-    # Results shared between quantities on this one microstructure (a particle
-    # segmentation, a set of transport solves), so each is computed once per sample.
-    _memo: dict = field(default_factory=dict, repr=False, compare=False)
+    #: Intermediates shared by the quantities of this microstructure (see SampleCache).
+    cache: SampleCache = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         labels = check_array(self.labels, name="labels")
@@ -64,6 +137,7 @@ class Microstructure:
                 f"labels hold values {lo}..{hi} but only {len(phases)} phases are named "
                 f"({list(phases)})"
             )
+        object.__setattr__(self, "cache", SampleCache(labels, self.spacing))
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -93,16 +167,6 @@ class Microstructure:
     def mask(self, phase: str | int) -> np.ndarray:
         """Boolean mask of one phase."""
         return self.labels == self.phase_index(phase)
-
-    def memoized(self, key: Hashable, compute: Callable[[], T]) -> T:
-        """``compute()`` once per microstructure and ``key``; later calls reuse it.
-
-        Lets several quantities share an expensive intermediate (a particle segmentation,
-        a transport solve) without global state: the memo lives and dies with ``self``.
-        """
-        if key not in self._memo:
-            self._memo[key] = compute()
-        return self._memo[key]
 
     def select_phases(self, phases: Sequence[str] | None) -> tuple[str, ...]:
         """Validate a subset of phase names (``None`` means all)."""

@@ -33,7 +33,31 @@ _METRES = {"um": 1e-6, "nm": 1e-9, "mm": 1e-3, "m": 1.0}
 
 
 def normalize_unit(unit: str) -> str:
-    """Canonical length-unit symbol: ``"um"``, ``"nm"``, ``"mm"``, ``"m"`` or ``"voxel"``."""
+    """Canonical length-unit symbol: ``"um"``, ``"nm"``, ``"mm"``, ``"m"`` or ``"voxel"``.
+
+    Parameters
+    ----------
+    unit : str
+        A unit name or symbol, e.g. ``"µm"``, ``"micron"``, ``"nanometre"``, ``"px"``;
+        surrounding spaces and case are ignored (an exact match is tried first). An empty
+        string means ``"voxel"`` (no physical size).
+
+    Returns
+    -------
+    str
+        The canonical symbol.
+
+    Raises
+    ------
+    VolumeError
+        If the unit is not known.
+
+    Examples
+    --------
+    >>> from uqtwin.volume import normalize_unit
+    >>> normalize_unit("µm"), normalize_unit(" Micron "), normalize_unit("px")
+    ('um', 'um', 'voxel')
+    """
     key = str(unit).strip()
     canon = _UNIT_ALIASES.get(key, _UNIT_ALIASES.get(key.lower()))
     if canon is None:
@@ -44,7 +68,30 @@ def normalize_unit(unit: str) -> str:
 
 
 def unit_scale(from_unit: str, to_unit: str) -> float:
-    """Factor that converts a length in ``from_unit`` to ``to_unit``."""
+    """Factor that converts a length in ``from_unit`` to ``to_unit``.
+
+    Parameters
+    ----------
+    from_unit, to_unit : str
+        Length units (any spelling :func:`normalize_unit` accepts).
+
+    Returns
+    -------
+    float
+        Multiply a length in ``from_unit`` by this to get it in ``to_unit``; 1.0 for the
+        same unit (including ``voxel`` to ``voxel``).
+
+    Raises
+    ------
+    VolumeError
+        If a unit is unknown, or one but not both is ``voxel`` (no physical size).
+
+    Examples
+    --------
+    >>> from uqtwin.volume import unit_scale
+    >>> unit_scale("m", "mm"), unit_scale("voxel", "px")
+    (1000.0, 1.0)
+    """
     a, b = normalize_unit(from_unit), normalize_unit(to_unit)
     if a == b:
         return 1.0
@@ -54,7 +101,31 @@ def unit_scale(from_unit: str, to_unit: str) -> float:
 
 
 def check_spacing(spacing: Sequence[float] | float, ndim: int = 3) -> tuple[float, ...]:
-    """Validate a voxel spacing: ``ndim`` finite positive numbers (a scalar is broadcast)."""
+    """Validate a voxel spacing: ``ndim`` finite positive numbers (a scalar is broadcast).
+
+    Parameters
+    ----------
+    spacing : float or sequence of float
+        One voxel size for all axes, or one per axis (z, y, x), in length units.
+    ndim : int, optional
+        Number of axes; default 3.
+
+    Returns
+    -------
+    tuple of float
+        ``ndim`` voxel sizes.
+
+    Raises
+    ------
+    VolumeError
+        If there are neither 1 nor ``ndim`` values, or any is not finite and > 0.
+
+    Examples
+    --------
+    >>> from uqtwin.volume import check_spacing
+    >>> check_spacing(0.5), check_spacing([1, 0.5, 0.5])
+    ((0.5, 0.5, 0.5), (1.0, 0.5, 0.5))
+    """
     arr = np.atleast_1d(np.asarray(spacing, dtype=float))
     if arr.size == 1:
         arr = np.repeat(arr, ndim)
@@ -66,7 +137,26 @@ def check_spacing(spacing: Sequence[float] | float, ndim: int = 3) -> tuple[floa
 
 
 def check_array(array: Any, *, name: str = "volume") -> np.ndarray:
-    """Return ``array`` as a 3-D numpy array, or raise a :class:`VolumeError` naming the problem."""
+    """Return ``array`` as a 3-D numpy array, or raise a :class:`VolumeError` naming the problem.
+
+    Parameters
+    ----------
+    array : array_like
+        The volume (z, y, x).
+    name : str, optional, keyword-only
+        What it is, for the messages; default ``"volume"``.
+
+    Returns
+    -------
+    ndarray
+        ``np.asarray(array)`` (not copied if already an array).
+
+    Raises
+    ------
+    VolumeError
+        If it is not 3-D, is empty, is not numeric (bool, int, uint or float), or holds NaN
+        or infinite values (the message gives the count and the first position).
+    """
     arr = np.asarray(array)
     if arr.ndim != 3:
         raise VolumeError(
@@ -129,7 +219,23 @@ def make_volume(
 
 
 def spacing_of(volume: xr.DataArray) -> tuple[float, float, float]:
-    """Voxel spacing (z, y, x) of a volume made by :func:`make_volume`."""
+    """Voxel spacing (z, y, x) of a volume made by :func:`make_volume`.
+
+    Parameters
+    ----------
+    volume : xarray.DataArray
+        A volume with a ``spacing`` attribute.
+
+    Returns
+    -------
+    tuple of 3 floats
+        The voxel sizes, in the volume's length unit (:func:`unit_of`).
+
+    Raises
+    ------
+    VolumeError
+        If there is no ``spacing`` attribute, or it is not valid (:func:`check_spacing`).
+    """
     try:
         return check_spacing(volume.attrs["spacing"])  # type: ignore[return-value]
     except KeyError:
@@ -137,5 +243,21 @@ def spacing_of(volume: xr.DataArray) -> tuple[float, float, float]:
 
 
 def unit_of(volume: xr.DataArray) -> str:
-    """Length unit of a volume's spacing."""
+    """Length unit of a volume's spacing.
+
+    Parameters
+    ----------
+    volume : xarray.DataArray
+        A volume (:func:`make_volume`).
+
+    Returns
+    -------
+    str
+        The canonical unit of its ``unit`` attribute, ``"voxel"`` when it has none.
+
+    Raises
+    ------
+    VolumeError
+        If the attribute is not a known unit.
+    """
     return normalize_unit(volume.attrs.get("unit", "voxel"))

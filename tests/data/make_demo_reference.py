@@ -59,10 +59,15 @@ def run_demo(out_dir: Path, n_samples: int = N_SAMPLES, kind: str | None = None)
         data["denoise"] = {"enabled": False}  # the main demo covers the denoiser
         data["sampler"]["n_draws"] = 4
         cfg = config_from_dict(data)
+    from threadpoolctl import threadpool_limits
+
     run = getattr(uqtwin, "run", None)
     if run is None:  # before the public API existed
         from uqtwin.engine.pipeline import run
-    return run(cfg)
+    # The mixture fit's matrix products sum in an order that depends on the number of BLAS
+    # threads (1e-13 apart): one thread makes the reference independent of the machine's.
+    with threadpool_limits(1):
+        return run(cfg)
 
 
 #: Attributes that say where and when, not what was computed.

@@ -37,7 +37,33 @@ def demo_config(
     out_dir: str | Path = "uqtwin-demo", *, n_samples: int = 32, workers: int | None = None,
     seed: int = 7,
 ) -> RunConfig:
-    """The run configuration of ``uqtwin demo``: every registered quantity, default sampler."""
+    """The run configuration of ``uqtwin demo``: every registered quantity, default sampler.
+
+    Runs on the bundled demo volume (phases pore, binder, active; electrolyte, carbon binder
+    and NMC111 cards), with diffusion solved in the pore phase only.
+
+    Parameters
+    ----------
+    out_dir : str or Path, optional
+        Folder of the outputs; the results go to ``<out_dir>/results.nc``. Default
+        ``"uqtwin-demo"`` (relative to the working directory).
+    n_samples : int, optional, keyword-only
+        Ensemble size; default 32.
+    workers : int or None, optional, keyword-only
+        Parallel workers; default None (the engine's default).
+    seed : int, optional, keyword-only
+        Sampler seed; default 7.
+
+    Returns
+    -------
+    RunConfig
+        The configuration, checked by :func:`~uqtwin.engine.config.check_config`.
+
+    Raises
+    ------
+    ConfigError
+        If an argument is out of range (e.g. ``n_samples`` < 1, ``workers`` < 1).
+    """
     from uqtwin.quantities.registry import QUANTITIES
 
     return check_config(

@@ -1,7 +1,10 @@
-"""Run configuration: a TOML file parsed into frozen dataclasses.
+"""Loading and checking a run configuration (a TOML file or a mapping).
 
 Every key is checked: an unknown key is an error that names it (a typo must never be
-silently ignored), and relative paths are taken relative to the config file.
+silently ignored), and relative paths are taken relative to the config file. The
+sections themselves are the frozen dataclasses of :mod:`uqtwin.engine.sections`
+(re-exported here); the ``[sampler]`` keys of each sampler kind are checked by that kind's
+options (:mod:`uqtwin.sample.kinds`), once.
 """
 
 from __future__ import annotations
@@ -9,175 +12,93 @@ from __future__ import annotations
 import dataclasses
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from uqtwin.errors import ConfigError
-from uqtwin.sample.priors import (
-    BINDER_KINDS,
-    DEFAULT_SHARE_PRIOR,
-    DEFAULT_TEXTURE_LENGTH,
+from uqtwin.engine.sections import (
+    SECTIONS,
+    DenoiseConfig,
+    EngineConfig,
+    InputConfig,
+    OutputConfig,
+    PhasesConfig,
+    QuantitiesConfig,
+    RunConfig,
+    SamplerConfig,
+    SegmentConfig,
 )
+from uqtwin.errors import ConfigError, VolumeError
+from uqtwin.sample.kinds import DEFAULT_SAMPLER, SAMPLER_KINDS, get_sampler
+from uqtwin.sample.priors import BINDER_KINDS, BetaMixture, solid_share_prior
+
+__all__ = [
+    "DEFAULT_SAMPLER",
+    "FORMATS",
+    "SAMPLERS",
+    "DenoiseConfig",
+    "EngineConfig",
+    "InputConfig",
+    "OutputConfig",
+    "PhasesConfig",
+    "QuantitiesConfig",
+    "RunConfig",
+    "SamplerConfig",
+    "SegmentConfig",
+    "check_config",
+    "config_from_dict",
+    "load_config",
+    "sampler_options",
+    "solid_prior_of",
+]
 
 FORMATS = ("tiff", "tiff-slices", "hdf5", "zarr", "npy", "raw")
-SAMPLERS = ("independent", "correlated", "parametric", "ambiguity")
-#: The best sampler the project has (by the calibration study in benchmarks/README.md);
-#: used when ``[sampler] kind`` is not given.
-DEFAULT_SAMPLER = "ambiguity"
+SAMPLERS = SAMPLER_KINDS
 
 
-@dataclass(frozen=True)
-class InputConfig:
-    """``[input]``: where the grey volume is and how to read it."""
+def solid_prior_of(cfg: RunConfig) -> BetaMixture:
+    """The binder's solid-share prior: ``solid_prior`` if given, else ``binder``'s.
 
-    path: str
-    format: str | None = None
-    spacing: tuple[float, float, float] | None = None
-    unit: str | None = None
-    dataset: str | None = None
-    shape: tuple[int, int, int] | None = None
-    dtype: str | None = None
-    byte_order: str = "little"
-    offset: int = 0
+    Parameters
+    ----------
+    cfg : RunConfig
+        The run configuration; its ``[sampler]`` ``solid_prior`` and ``binder`` are read.
 
+    Returns
+    -------
+    BetaMixture
+        ``BetaMixture.of(solid_prior)`` when ``solid_prior`` is set; otherwise the shipped
+        prior of ``binder`` (``"unknown"`` when ``binder`` is not set).
 
-@dataclass(frozen=True)
-class PhasesConfig:
-    """``[phases]``: phase names, in order of increasing grey value, and their materials.
-
-    ``materials`` maps a phase name to a material card in ``models/materials/`` (file stem,
-    e.g. ``{active = "nmc111", binder = "carbon_binder", pore = "electrolyte"}``); quantities
-    that need material properties (conductivities) read them from there.
+    Raises
+    ------
+    VolumeError
+        If ``binder`` is not a known binder kind (normally caught earlier by
+        :func:`check_config`).
     """
-
-    names: tuple[str, ...] = ("pore", "binder", "active")
-    materials: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class DenoiseConfig:
-    """``[denoise]``: non-local-means denoising before segmentation."""
-
-    enabled: bool = True
-    poisson: bool = False
-    h: float | None = None
-    patch_size: int = 3
-    patch_distance: int = 5
+    s = cfg.sampler
+    if s.solid_prior is not None:
+        return BetaMixture.of(s.solid_prior)
+    return solid_share_prior(s.binder or "unknown")
 
 
-@dataclass(frozen=True)
-class SegmentConfig:
-    """``[segment]``: Gaussian-mixture posteriors and clean-up of each sample.
+def sampler_options(
+    cfg: RunConfig, psf_sigma: tuple[float, float, float] | None = None,
+    kind: str | None = None,
+) -> Any:
+    """The options of sampler ``kind`` (default ``[sampler] kind``) from the config.
 
-    ``min_feature_size`` (voxels): features thinner than this are segmentation noise; each
-    sample is smoothed by an opening then closing with a ball of diameter at most that size
-    (radius ``(min_feature_size - 1) // 2``; 0, 1 or 2: off). Real films thinner than it go
-    too, so it is off by default. ``min_island_voxels``: islands smaller than this are
-    merged into their neighbours (0: off).
+    ``psf_sigma`` (voxels) is used where ``[sampler] psf_sigma`` is not set (the engine
+    passes the width measured on the scan); the binder's solid-share prior is resolved
+    from ``binder`` or ``solid_prior`` (:func:`solid_prior_of`).
     """
-
-    max_fit_voxels: int = 200_000
-    min_island_voxels: int = 0
-    min_feature_size: int = 0
-
-
-@dataclass(frozen=True)
-class SamplerConfig:
-    """``[sampler]``: how the ensemble of microstructures is drawn.
-
-    ``correlation_length`` (voxels) is that of the ``correlated`` and ``parametric``
-    samplers; ``share_prior``, ``binder`` (``unknown``, ``solid``, ``nanoporous``: which
-    calibrated prior of the middle-grey domain's solid share applies), ``solid_prior`` (a
-    Beta prior given directly instead of ``binder``), ``texture_length``, ``psf_sigma``
-    (voxels, z y x; unset: measured from the scan's edges), ``correlation_scale`` and
-    ``discrepancy`` (add the estimators' calibrated bias and its uncertainty to each
-    member) are the ``ambiguity`` sampler's (see :mod:`uqtwin.sample.ambiguity`);
-    ``effective_voxels`` coarsens the Bayesian mixture posterior of ``parametric`` and
-    ``ambiguity``, which keep ``n_draws`` parameter draws.
-    """
-
-    kind: str = DEFAULT_SAMPLER
-    n_samples: int = 32
-    seed: int = 0
-    correlation_length: float = 1.0
-    share_prior: tuple[float, float] = DEFAULT_SHARE_PRIOR
-    binder: str | None = None
-    solid_prior: tuple[float, float] | None = None
-    texture_length: tuple[float, float] = DEFAULT_TEXTURE_LENGTH
-    psf_sigma: tuple[float, float, float] | None = None
-    correlation_scale: float = 10.0
-    n_draws: int = 24
-    effective_voxels: float = 400.0
-    discrepancy: bool = True
-
-
-@dataclass(frozen=True)
-class QuantitiesConfig:
-    """``[quantities]``: which registered quantities to compute, for which phases."""
-
-    names: tuple[str, ...] = ("volume_fraction", "specific_surface_area")
-    phases: tuple[str, ...] | None = None
-    options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class EngineConfig:
-    """``[engine]``: where the ensemble runs."""
-
-    scheduler: str = "local"
-    workers: int | None = None
-
-
-@dataclass(frozen=True)
-class OutputConfig:
-    """``[output]``: the results file and its summary."""
-
-    path: str = "results.nc"
-    hdi_prob: float = 0.9
-    maps: bool = True
-
-
-@dataclass(frozen=True)
-class RunConfig:
-    """A whole run."""
-
-    input: InputConfig
-    phases: PhasesConfig = PhasesConfig()
-    denoise: DenoiseConfig = DenoiseConfig()
-    segment: SegmentConfig = SegmentConfig()
-    sampler: SamplerConfig = SamplerConfig()
-    quantities: QuantitiesConfig = QuantitiesConfig()
-    engine: EngineConfig = EngineConfig()
-    output: OutputConfig = OutputConfig()
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain nested dict (JSON-serialisable), for provenance."""
-        return _plain(dataclasses.asdict(self))
-
-    def replace(self, **sections: Any) -> RunConfig:
-        """A copy with whole sections replaced, e.g. ``cfg.replace(output=...)``."""
-        return dataclasses.replace(self, **sections)
-
-
-_SECTIONS = {
-    "input": InputConfig,
-    "phases": PhasesConfig,
-    "denoise": DenoiseConfig,
-    "segment": SegmentConfig,
-    "sampler": SamplerConfig,
-    "quantities": QuantitiesConfig,
-    "engine": EngineConfig,
-    "output": OutputConfig,
-}
-
-
-def _plain(obj: Any) -> Any:
-    if isinstance(obj, Mapping):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    return obj
+    s = cfg.sampler
+    settings = dataclasses.asdict(s)
+    # Stated directly, the kind's options check it (and name the key); else the binder's.
+    settings["solid_prior"] = (s.solid_prior if s.solid_prior is not None
+                               else solid_share_prior(s.binder or "unknown"))
+    psf = s.psf_sigma if s.psf_sigma is not None else psf_sigma
+    settings["psf_sigma"] = None if psf is None else tuple(psf)
+    return get_sampler(kind or s.kind).options_from(settings)
 
 
 def _coerce(section: str, f: dataclasses.Field, value: Any) -> Any:
@@ -260,13 +181,13 @@ def config_from_dict(data: Mapping[str, Any], base_dir: str | Path | None = None
         Naming the unknown key, the missing key or the wrongly typed value.
     """
     for key in data:
-        if key not in _SECTIONS:
+        if key not in SECTIONS:
             raise ConfigError(
-                f"unknown section [{key}] in config; allowed sections: {', '.join(_SECTIONS)}"
+                f"unknown section [{key}] in config; allowed sections: {', '.join(SECTIONS)}"
             )
     if "input" not in data:
         raise ConfigError("config has no [input] section (it needs at least input.path)")
-    sections = {name: _section(name, cls, data[name]) for name, cls in _SECTIONS.items()
+    sections = {name: _section(name, cls, data[name]) for name, cls in SECTIONS.items()
                 if name in data}
     cfg = RunConfig(**sections)
     return check_config(_resolve_paths(cfg, base_dir))
@@ -282,7 +203,31 @@ def _resolve_paths(cfg: RunConfig, base_dir: str | Path | None) -> RunConfig:
 
 
 def check_config(cfg: RunConfig) -> RunConfig:
-    """Check values that single-field typing cannot: ranges, choices, cross-references."""
+    """Check values that single-field typing cannot: ranges, choices, cross-references.
+
+    Called by :func:`config_from_dict` (and so by :func:`load_config`) after the paths are
+    resolved, so that a bad config fails before any data is read.
+
+    Parameters
+    ----------
+    cfg : RunConfig
+        The configuration to check.
+
+    Returns
+    -------
+    RunConfig
+        ``cfg`` itself, unchanged, when every check passes.
+
+    Raises
+    ------
+    ConfigError
+        On the first problem found, naming its section: an unknown input ``format``;
+        ``spacing`` not 3 values > 0; ``format = "raw"`` without ``shape`` and ``dtype``;
+        fewer than 2 or repeated phase names; a ``materials`` entry naming an unknown phase
+        or an unknown material card; negative or zero segment sizes; a bad ``[sampler]``
+        section; an empty, unknown or incomplete (missing required inputs) list of quantities;
+        bad quantity options or phases; ``hdi_prob`` outside (0, 1); ``workers`` < 1.
+    """
     from uqtwin.materials import load_material
     from uqtwin.quantities.registry import check_options, resolve_order
 
@@ -310,38 +255,7 @@ def check_config(cfg: RunConfig) -> RunConfig:
     if g.max_fit_voxels < 1 or g.min_island_voxels < 0 or g.min_feature_size < 0:
         raise ConfigError("[segment] max_fit_voxels must be >= 1, min_island_voxels and "
                           "min_feature_size >= 0")
-    s = cfg.sampler
-    if s.kind not in SAMPLERS:
-        raise ConfigError(f"[sampler] kind {s.kind!r} is not one of {', '.join(SAMPLERS)}")
-    if s.n_samples < 1:
-        raise ConfigError(f"[sampler] n_samples must be >= 1, got {s.n_samples}")
-    if s.seed < 0:
-        raise ConfigError(f"[sampler] seed must be >= 0, got {s.seed}")
-    if s.correlation_length <= 0:
-        raise ConfigError(f"[sampler] correlation_length must be > 0, got {s.correlation_length}")
-    if s.binder is not None and s.binder not in BINDER_KINDS:
-        raise ConfigError(f"[sampler] binder {s.binder!r} is not one of {', '.join(BINDER_KINDS)}")
-    if s.binder is not None and s.solid_prior is not None:
-        raise ConfigError("[sampler] give binder or solid_prior, not both (solid_prior is the "
-                          "binder's solid-share prior stated directly)")
-    if len(names) < 3 and (s.binder is not None or s.solid_prior is not None):
-        key = "binder" if s.binder is not None else "solid_prior"
-        raise ConfigError(f"[sampler] {key} describes the middle-grey (binder) phase, but "
-                          f"[phases] names has only {len(names)} phases {list(names)}")
-    for key in ("share_prior", "solid_prior"):
-        prior = getattr(s, key)
-        if prior is not None and (len(prior) != 2 or min(prior) <= 0):
-            raise ConfigError(f"[sampler] {key} must be two numbers > 0 (Beta a, b), got "
-                              f"{list(prior)}")
-    if len(s.texture_length) != 2 or s.texture_length[0] <= 0 or s.texture_length[1] < 0:
-        raise ConfigError("[sampler] texture_length must be [median > 0 voxels, log sd >= 0], "
-                          f"got {list(s.texture_length)}")
-    if s.psf_sigma is not None and (len(s.psf_sigma) != 3 or min(s.psf_sigma) < 0):
-        raise ConfigError(f"[sampler] psf_sigma must be 3 numbers >= 0 (z, y, x voxels), got "
-                          f"{list(s.psf_sigma)}")
-    if s.correlation_scale < 0 or s.n_draws < 1 or s.effective_voxels <= 0:
-        raise ConfigError("[sampler] correlation_scale must be >= 0, n_draws >= 1 and "
-                          "effective_voxels > 0")
+    _check_sampler(cfg)
     q = cfg.quantities
     if not q.names:
         raise ConfigError("[quantities] names is empty: name at least one quantity")
@@ -369,7 +283,25 @@ def check_config(cfg: RunConfig) -> RunConfig:
 
 
 def load_config(path: str | Path) -> RunConfig:
-    """Read and check a TOML run configuration; relative paths are relative to its folder."""
+    """Read and check a TOML run configuration; relative paths are relative to its folder.
+
+    Parameters
+    ----------
+    path : str or Path
+        The TOML file.
+
+    Returns
+    -------
+    RunConfig
+        The parsed configuration, with relative input/output paths resolved against the
+        folder of ``path`` (not the working directory, so a config works wherever it is run
+        from) and checked by :func:`check_config`.
+
+    Raises
+    ------
+    ConfigError
+        If the file does not exist, is not valid TOML, or fails a check.
+    """
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
@@ -378,3 +310,31 @@ def load_config(path: str | Path) -> RunConfig:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from None
     return config_from_dict(data, base_dir=path.resolve().parent)
+
+
+def _check_sampler(cfg: RunConfig) -> None:
+    """``[sampler]``: the kind, the ensemble size, the binder prior against the phases, and
+    every kind's options (each kind checks the keys it reads)."""
+    s = cfg.sampler
+    names = cfg.phases.names
+    if s.kind not in SAMPLER_KINDS:
+        raise ConfigError(f"[sampler] kind {s.kind!r} is not one of {', '.join(SAMPLER_KINDS)}")
+    if s.n_samples < 1:
+        raise ConfigError(f"[sampler] n_samples must be >= 1, got {s.n_samples}")
+    if s.seed < 0:
+        raise ConfigError(f"[sampler] seed must be >= 0, got {s.seed}")
+    if s.binder is not None and s.binder not in BINDER_KINDS:
+        raise ConfigError(f"[sampler] binder {s.binder!r} is not one of {', '.join(BINDER_KINDS)}")
+    if s.binder is not None and s.solid_prior is not None:
+        raise ConfigError("[sampler] give binder or solid_prior, not both (solid_prior is the "
+                          "binder's solid-share prior stated directly)")
+    if len(names) < 3 and (s.binder is not None or s.solid_prior is not None):
+        key = "binder" if s.binder is not None else "solid_prior"
+        raise ConfigError(f"[sampler] {key} describes the middle-grey (binder) phase, but "
+                          f"[phases] names has only {len(names)} phases {list(names)}")
+    # Every kind, not only the chosen one: a key set for another kind is checked too.
+    for kind in SAMPLER_KINDS:
+        try:
+            sampler_options(cfg, kind=kind)
+        except (VolumeError, ValueError, TypeError) as exc:
+            raise ConfigError(f"[sampler] {exc}") from None

@@ -7,9 +7,7 @@ full thread team (``w × cores`` threads on ``cores`` cores). Instead every task
 ``cores // w`` compiled threads (at least one): the machine is used by the samples, not by
 the threads inside one sample. That is also the faster split: a solve's kernels scale
 sub-linearly with threads (memory traffic, serial steps between them), while independent
-samples scale almost perfectly (measured on 2 cores, 32 warm-started 128³ tortuosity
-samples: 0.33 s per sample one after the other with 2 threads each, 0.21 s two at a time
-with one thread each, 0.27-0.28 s three or four at a time; ``benchmarks/transport.py
+samples scale almost perfectly (benchmarks/README.md, ``benchmarks/transport.py
 --ensemble-only``).
 """
 

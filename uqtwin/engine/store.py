@@ -26,13 +26,35 @@ from typing import Any
 import xarray as xr
 
 from uqtwin.errors import UqtwinInputError
+from uqtwin.results.conventions import store_path
 from uqtwin.results.dataset import ENGINE
 
 _SAMPLE_RE = re.compile(r"^sample-(\d{6})\.nc$")
 
 
 def fingerprint(description: Mapping[str, Any]) -> str:
-    """SHA-256 of a JSON description of what determines the samples."""
+    """SHA-256 of a JSON description of what determines the samples.
+
+    Parameters
+    ----------
+    description : mapping
+        JSON-serialisable description (e.g. config, input hash, schema version). Keys are
+        sorted, so key order does not matter; values JSON cannot encode are written with
+        ``str``.
+
+    Returns
+    -------
+    str
+        The 64-character hexadecimal digest.
+
+    Examples
+    --------
+    >>> from uqtwin.engine.store import fingerprint
+    >>> fingerprint({"a": 1, "b": 2}) == fingerprint({"b": 2, "a": 1})
+    True
+    >>> len(fingerprint({}))
+    64
+    """
     blob = json.dumps(description, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()
 
@@ -45,8 +67,8 @@ class SampleStore:
 
     @classmethod
     def for_output(cls, output: str | Path) -> SampleStore:
-        output = Path(output)
-        return cls(output.with_name(output.name + ".samples"))
+        """The store of the results file ``output`` (``<output>.samples``)."""
+        return cls(store_path(output))
 
     @property
     def manifest_path(self) -> Path:

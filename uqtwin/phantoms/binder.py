@@ -27,7 +27,7 @@ from uqtwin.phantoms.phases import ACTIVE, BINDER, PORE
 from uqtwin.volume import check_spacing
 
 
-def _film_and_necks(active: np.ndarray, thickness: float, neck: float) -> np.ndarray:
+def film_and_necks(active: np.ndarray, thickness: float, neck: float) -> np.ndarray:
     """Labels with a binder film of ``thickness`` voxels and necks of radius ``neck``.
 
     The film is the pore within ``thickness`` of the active surface; the necks are the

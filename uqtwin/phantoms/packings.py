@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from uqtwin.errors import VolumeError
-from uqtwin.phantoms.binder import _film_and_necks
+from uqtwin.phantoms.binder import film_and_necks
 from uqtwin.phantoms.phases import PORE
 
 
@@ -98,7 +98,7 @@ def _generate(
     for _ in range(3):
         active = _pack_particles(shp, (r0, r1), solid_target, aspect, max_overlap,
                                  np.random.default_rng(rng.integers(2**63)))
-        labels = _film_and_necks(active, binder_thickness, neck)
+        labels = film_and_necks(active, binder_thickness, neck)
         pore = float(np.mean(labels == PORE))
         if abs(pore - porosity) < 0.01:
             break

@@ -80,8 +80,12 @@ class Quantity:
     prepare : callable, optional
         ``prepare(reference, *, phases=None, **options) -> Any``, called once per run on a
         reference microstructure (the most probable segmentation); its result reaches
-        every sample as ``ms.context[name]`` (e.g. potentials that warm-start the
+        every sample as ``ms.context[context_key]`` (e.g. potentials that warm-start the
         transport solves of every sample).
+    context_key : str, optional
+        Key of the prepared state in ``ms.context`` (default: ``name``). Quantities that
+        share one prepared state name the same key; the first of them in registry order
+        whose hook gives a non-empty state fills it, and the others' hooks are skipped.
     """
 
     name: str
@@ -90,6 +94,12 @@ class Quantity:
     summary: str = ""
     requires: tuple[str, ...] = ()
     prepare: Callable[..., Any] | None = None
+    context_key: str | None = None
+
+    @property
+    def context(self) -> str:
+        """The key of this quantity's prepared state in ``ms.context``."""
+        return self.name if self.context_key is None else self.context_key
 
     def option_names(self) -> tuple[str, ...]:
         """Keyword options ``compute`` accepts besides ``phases`` (the config may set them)."""
@@ -108,7 +118,31 @@ class Quantity:
 
 
 def phase_values(values: Sequence[Any], phases: Sequence[str], *, extra_dims=(), coords=None):
-    """Wrap per-phase values as a DataArray with a ``phase`` coordinate of names."""
+    """Wrap per-phase values as a DataArray with a ``phase`` coordinate of names.
+
+    Parameters
+    ----------
+    values : sequence
+        Values with the phase along the first axis, convertible to float.
+    phases : sequence of str
+        Phase names, one per entry of ``values``' first axis.
+    extra_dims : tuple of str, optional, keyword-only
+        Names of the further dims of ``values`` (e.g. ``("axis",)``); default none.
+    coords : mapping, optional, keyword-only
+        Further coordinates (e.g. of the extra dims); default none.
+
+    Returns
+    -------
+    xarray.DataArray
+        Float values on dims ``("phase", *extra_dims)``.
+
+    Examples
+    --------
+    >>> from uqtwin.quantities.base import phase_values
+    >>> da = phase_values([0.3, 0.7], ["pore", "solid"])
+    >>> da.dims, da.phase.values.tolist(), float(da.sel(phase="solid"))
+    (('phase',), ['pore', 'solid'], 0.7)
+    """
     arr = np.asarray(values, dtype=float)
     dims = ("phase", *extra_dims)
     all_coords = {"phase": list(phases)}
@@ -118,7 +152,32 @@ def phase_values(values: Sequence[Any], phases: Sequence[str], *, extra_dims=(),
 
 
 def check_outputs(quantity: Quantity, values: Mapping[str, xr.DataArray], ms: Microstructure):
-    """Check that ``compute`` returned exactly the declared outputs with the declared dims."""
+    """Check that ``compute`` returned exactly the declared outputs with the declared dims.
+
+    Parameters
+    ----------
+    quantity : Quantity
+        The quantity whose ``compute`` produced ``values``.
+    values : mapping of str to xarray.DataArray
+        Its outputs by name; array-likes that are not DataArrays are wrapped with the
+        declared dims.
+    ms : Microstructure
+        The microstructure it was computed on; its length unit fills ``{length}`` in the
+        declared units.
+
+    Returns
+    -------
+    dict of str to xarray.DataArray
+        Copies of the outputs, named, with ``units``, ``long_name``, ``description``,
+        ``quantity`` and ``role`` (``diagnostic`` or ``quantity``) attributes from the
+        declaration (any attributes ``compute`` set are replaced).
+
+    Raises
+    ------
+    RuntimeError
+        If an output is missing or undeclared, or has dims other than the declared ones
+        (a bug in the quantity, not a user error).
+    """
     declared = {o.name: o for o in quantity.outputs}
     missing = set(declared) - set(values)
     extra = set(values) - set(declared)

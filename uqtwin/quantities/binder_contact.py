@@ -1,14 +1,11 @@
 """Binder–particle contact: active|binder interface area per particle, adhesion energy and force.
 
 Areas
-    The total active|binder area is the inclusion–exclusion interface area of
-    :mod:`uqtwin.quantities.interfaces` (a cube resting on a binder slab: −0.1 %). It is
-    shared among the particles (:mod:`uqtwin.quantities.particle_size` watershed) in
-    proportion to each particle's classified contact: the area of the active-phase mesh
-    around the vertices whose inside voxel belongs to the particle and whose outside
-    voxel is binder (each triangle's area split equally among its three vertices). The
-    classification alone is ~6 % low at contact rims (a rim triangle is half binder,
-    half pore), which is why it only sets the shares.
+    The total active|binder area is the inclusion–exclusion interface area (a cube
+    resting on a binder slab: −0.1 %), shared among the particles (the watershed of
+    :func:`uqtwin.morphology.particle_labels`) in proportion to each particle's
+    classified contact on the active-phase mesh
+    (:func:`uqtwin.morphology.contacts.particle_contact_areas`).
 
 Adhesion
     Work of adhesion W = γ·A (J) and shear force at interfacial failure F = τ_adh·A (N)
@@ -28,82 +25,16 @@ import xarray as xr
 
 from uqtwin.materials import load_material, property_value
 from uqtwin.microstructure import Microstructure
-from uqtwin.quantities._mesh import DEFAULT_ITERATIONS, boundary_mesh, triangle_areas
+from uqtwin.morphology.contacts import particle_contact_areas
+from uqtwin.morphology.particles import particle_table
 from uqtwin.quantities._phases import find_phase
 from uqtwin.quantities.base import Output, Quantity
-from uqtwin.quantities.interfaces import interfacial_areas
-from uqtwin.quantities.particle_size import particle_table, particles_of
-from uqtwin.quantities.surface_area import area_cache, area_key, meshed_area
 from uqtwin.volume import unit_scale
+
+__all__ = ["DEFAULT_ADHESION_CARD", "binder_contact", "particle_contact_areas"]
 
 #: Bundled card with the indicative PVDF adhesion values.
 DEFAULT_ADHESION_CARD = "pvdf_adhesion"
-
-
-def particle_contact_areas(
-    labels: np.ndarray,
-    spacing: Sequence[float],
-    particles: np.ndarray,
-    active: int,
-    binder: int,
-    *,
-    smoothing_iterations: int = DEFAULT_ITERATIONS,
-    cache: dict | None = None,
-) -> tuple[np.ndarray, float]:
-    """Active|binder contact area of every particle.
-
-    Parameters
-    ----------
-    labels : ndarray of int, shape (nz, ny, nx)
-        Phase index of every voxel.
-    spacing : sequence of 3 floats
-        Voxel size along (z, y, x), in length units.
-    particles : ndarray of int, shape (nz, ny, nx)
-        Particle labels of the active phase (1..n, 0 elsewhere).
-    active, binder : int
-        Phase indices of the active material and the binder.
-    smoothing_iterations : int
-        Constrained Taubin iterations of the meshes.
-    cache : dict, optional
-        Boundary areas already measured on these labels
-        (:func:`~uqtwin.quantities.surface_area.area_cache`), reused and extended (the
-        active phase's area comes from the mesh its vertices are classified on).
-
-    Returns
-    -------
-    per_particle : ndarray of float, shape (n,)
-        Contact area of particle k at index k − 1, length unit².
-    total : float
-        Total active|binder interface area (inclusion–exclusion), length unit².
-    """
-    labels = np.asarray(labels)
-    n = int(particles.max())
-    cache = {} if cache is None else cache
-    mesh = boundary_mesh(labels == active, spacing, iterations=smoothing_iterations)
-    tri = triangle_areas(mesh, labels.shape, spacing) if len(mesh.faces) else np.zeros(0)
-    # The active phase's boundary area is this mesh's (the same number boundary_area
-    # gives): the interface area and the coverage need it, and meshing the same mask
-    # again would cost as much as this one did.
-    cache.setdefault(area_key(frozenset({active}), smoothing_iterations), float(tri.sum()))
-    total = float(
-        interfacial_areas(
-            labels, spacing, [(active, binder)], smoothing_iterations=smoothing_iterations,
-            n_phases=max(int(labels.max()) + 1, active + 1, binder + 1), cache=cache,
-        )[0]
-    )
-    per = np.zeros(n)
-    if len(mesh.faces) == 0 or n == 0:
-        return per, total
-    vertex_area = np.zeros(len(mesh.verts))
-    for k in range(3):
-        vertex_area += np.bincount(mesh.faces[:, k], weights=tri, minlength=len(mesh.verts))
-    vertex_area /= 3.0
-    on_binder = labels.ravel()[mesh.outside] == binder
-    owner = particles.ravel()[mesh.inside][on_binder]
-    classified = np.bincount(owner, weights=vertex_area[on_binder], minlength=n + 1)[1:]
-    if classified.sum() > 0:
-        per = classified * (total / classified.sum())
-    return per, total
 
 
 def _adhesion_constants(ms: Microstructure, binder_name: str, card: str | None):
@@ -165,15 +96,15 @@ def binder_contact(
         kinds=("binder", "conductive_additive"), role="binder",
     )
     gamma, tau = _adhesion_constants(ms, ms.phases[binder], adhesion_card)
-    particles = particles_of(ms, active, h)
-    cache = area_cache(ms)
+    particles = ms.cache.particles(active, h)
+    areas = ms.cache.boundary_areas
     per, total = particle_contact_areas(ms.labels, ms.spacing, particles, active, binder,
-                                        cache=cache)
+                                        areas=areas)
     table = particle_table(particles, ms.spacing, with_sphericity=False)
     per = per[table["label"] - 1]
     keep = ~table["border"] if exclude_border else np.ones(len(per), bool)
     per = per[keep]
-    surface = meshed_area(ms.labels, ms.spacing, frozenset({active}), cache=cache)
+    surface = areas.of(frozenset({active}))
     to_m2 = unit_scale(ms.unit, "m") ** 2 if ms.unit != "voxel" else np.nan
     mean_area = float(per.mean()) if len(per) else np.nan
     return {

@@ -15,7 +15,7 @@ import xarray as xr
 from uqtwin.microstructure import Microstructure
 from uqtwin.quantities._phases import find_phase
 from uqtwin.quantities.base import AXES, Output, Quantity
-from uqtwin.quantities.cell_parameters import bruggeman_exponent as _exponent
+from uqtwin.solvers.relations import bruggeman_exponent
 
 
 def bruggeman(
@@ -57,7 +57,7 @@ def bruggeman(
         )
     eps = float(inputs["volume_fraction"].sel(phase=name))
     tau = inputs["tortuosity_factor"].sel(phase=name).values
-    return {"bruggeman_exponent": xr.DataArray(_exponent(eps, tau), dims=("axis",),
+    return {"bruggeman_exponent": xr.DataArray(bruggeman_exponent(eps, tau), dims=("axis",),
                                                coords={"axis": list(AXES)})}
 
 

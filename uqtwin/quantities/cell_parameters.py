@@ -5,11 +5,13 @@
   (the electrochemically active area: active surface under binder is excluded; the total
   active boundary is ``specific_surface_area`` of the active phase);
 * r_p: volume-weighted mean equivalent-sphere particle radius of the active phase
-  (:mod:`uqtwin.quantities.particle_size`, border particles excluded);
+  (the watershed of :func:`uqtwin.morphology.particle_labels`, shared with the particle
+  sizes; border particles excluded);
 * Bruggeman exponent b, from ε and the tortuosity factor τ of the pore phase with the
   convention D_eff = D ε / τ = D ε^b, i.e. τ = ε^(1 − b) and b = 1 − ln τ / ln ε. The
   tortuosity is a separate, costly quantity (``tortuosity_factor``), so b is not
-  computed here: :func:`bruggeman_exponent` turns per-sample ε and τ into b.
+  computed here: :func:`uqtwin.solvers.bruggeman_exponent` turns per-sample ε and τ into b (the
+  derived ``bruggeman_exponent`` quantity).
 """
 
 from __future__ import annotations
@@ -20,43 +22,12 @@ import numpy as np
 import xarray as xr
 
 from uqtwin.microstructure import Microstructure
+from uqtwin.morphology.boundaries import interfacial_areas
+from uqtwin.morphology.particles import particle_table
 from uqtwin.quantities._phases import find_phase
 from uqtwin.quantities.base import Output, Quantity
-from uqtwin.quantities.interfaces import interfacial_areas
-from uqtwin.quantities.particle_size import particle_table, particles_of
-from uqtwin.quantities.surface_area import area_cache
 
-
-def bruggeman_exponent(porosity, tortuosity, *, pooled: bool = False):
-    """Bruggeman exponent from porosity and tortuosity factor, τ = ε^(1 − b).
-
-    Parameters
-    ----------
-    porosity : array_like
-        ε, in (0, 1).
-    tortuosity : array_like
-        τ ≥ 1 (same shape as ``porosity``; ``inf`` for a non-percolating sample).
-    pooled : bool
-        Return one exponent fitted to all samples (least squares of ln τ on ln ε
-        through the origin) instead of one per sample.
-
-    Returns
-    -------
-    ndarray or float
-        b = 1 − ln τ / ln ε per sample (NaN where ε ∉ (0, 1) or τ is not finite), or
-        the pooled b = 1 − Σ ln ε ln τ / Σ (ln ε)².
-    """
-    eps = np.asarray(porosity, dtype=float)
-    tau = np.asarray(tortuosity, dtype=float)
-    eps, tau = np.broadcast_arrays(eps, tau)
-    ok = (eps > 0) & (eps < 1) & np.isfinite(tau) & (tau > 0)
-    le = np.log(np.where(ok, eps, 0.5))
-    lt = np.log(np.where(ok, tau, 1.0))
-    if pooled:
-        if not ok.any():
-            return float("nan")
-        return float(1.0 - np.sum(le[ok] * lt[ok]) / np.sum(le[ok] ** 2))
-    return np.where(ok, 1.0 - lt / le, np.nan)
+__all__ = ["cell_parameters"]
 
 
 def cell_parameters(
@@ -92,8 +63,8 @@ def cell_parameters(
     active = find_phase(ms, active_phase, names=("active",), kinds=("active",), role="active")
     eps = float(np.mean(ms.labels == pore))
     area = float(interfacial_areas(ms.labels, ms.spacing, [(active, pore)],
-                                   n_phases=len(ms.phases), cache=area_cache(ms))[0])
-    table = particle_table(particles_of(ms, active, h), ms.spacing, with_sphericity=False)
+                                   n_phases=len(ms.phases), areas=ms.cache.boundary_areas)[0])
+    table = particle_table(ms.cache.particles(active, h), ms.spacing, with_sphericity=False)
     keep = ~table["border"]
     v, d = table["volume"][keep], table["diameter"][keep]
     radius = float(np.sum(v * d) / v.sum() / 2.0) if v.sum() > 0 else np.nan

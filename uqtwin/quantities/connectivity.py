@@ -1,7 +1,7 @@
 """Connectivity of each phase along each axis: percolating, dead-end and isolated fractions.
 
 Clusters are the connected components of a phase under the project's dual connectivity
-convention (:mod:`uqtwin.segment.cleanup`: pore face-connected, as the finite-volume
+convention (:mod:`uqtwin.morphology.components`: pore face-connected, as the finite-volume
 transport through it; solids 26-connected, so that pore and solid paths never cross
 through a shared edge or corner). Along axis a, with the two box faces normal to a:
 
@@ -22,8 +22,8 @@ import xarray as xr
 
 from uqtwin.errors import ConfigError
 from uqtwin.microstructure import Microstructure
+from uqtwin.morphology.components import connected_components
 from uqtwin.quantities.base import AXES, Output, Quantity, phase_values
-from uqtwin.segment.cleanup import connected_components
 
 #: Neighbourhood size -> rank of scipy's structuring element.
 _RANK = {6: 1, 26: 3}

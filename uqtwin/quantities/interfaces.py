@@ -11,7 +11,7 @@ set identity
 holds for any number of phases (the boundary of i ∪ j is the boundary of i and of j less
 their common interface, counted once from each side). A union and its complement have the
 same boundary, so with three phases A(∂(i ∪ j)) = A(∂k) and three meshes serve all three
-pairs. Box sides are not interface (see :mod:`uqtwin.quantities._mesh`).
+pairs. Box sides are not interface (see :mod:`uqtwin.morphology.mesh`).
 
 Convergence (benchmarks/README.md, "Morphology"): an active ball of radius R, its upper
 half covered by a binder shell of outer radius 1.5 R, in pore; cut plane 0.27 voxel above
@@ -39,69 +39,40 @@ from __future__ import annotations
 from collections.abc import Sequence
 from itertools import combinations
 
-import numpy as np
 import xarray as xr
 
 from uqtwin.errors import PhaseError
 from uqtwin.microstructure import Microstructure
-from uqtwin.quantities._mesh import DEFAULT_ITERATIONS
+from uqtwin.morphology.boundaries import interfacial_areas
+from uqtwin.morphology.smoothing import DEFAULT_ITERATIONS
 from uqtwin.quantities.base import Output, Quantity
-from uqtwin.quantities.surface_area import area_cache, union_boundary_area
+
+__all__ = ["PAIR_SEPARATOR", "interfacial_areas", "pair_names", "specific_interfacial_area"]
 
 #: Separator of the two phase names in a ``pair`` coordinate value.
 PAIR_SEPARATOR = "|"
 
 
-def interfacial_areas(
-    labels: np.ndarray,
-    spacing: Sequence[float],
-    pairs: Sequence[tuple[int, int]],
-    *,
-    n_phases: int | None = None,
-    smoothing_iterations: int = DEFAULT_ITERATIONS,
-    cache: dict | None = None,
-) -> np.ndarray:
-    """Area of the interface between each pair of phase labels.
+def pair_names(phases: Sequence[str]) -> list[str]:
+    """Coordinate values ``"a|b"`` of every unordered pair, in phase order.
 
     Parameters
     ----------
-    labels : ndarray of int, shape (nz, ny, nx)
-        Phase index of every voxel.
-    spacing : sequence of 3 floats
-        Voxel size along (z, y, x), in length units.
-    pairs : sequence of (int, int)
-        Phase-index pairs.
-    n_phases : int, optional
-        Number of phases (default ``labels.max() + 1``).
-    smoothing_iterations : int
-        Constrained Taubin iterations on each marching-cubes mesh.
-    cache : dict, optional
-        Boundary areas already measured on these labels (see
-        :func:`~uqtwin.quantities.surface_area.union_boundary_area`), reused and extended.
+    phases : sequence of str
+        Phase names.
 
     Returns
     -------
-    ndarray of float, shape (len(pairs),)
-        Interface areas in length unit².
+    list of str
+        ``"a|b"`` for each pair (a before b in ``phases``), in
+        :func:`itertools.combinations` order.
+
+    Examples
+    --------
+    >>> from uqtwin.quantities.interfaces import pair_names
+    >>> pair_names(["pore", "binder", "solid"])
+    ['pore|binder', 'pore|solid', 'binder|solid']
     """
-    labels = np.asarray(labels)
-    n = int(labels.max()) + 1 if n_phases is None else int(n_phases)
-    cache = {} if cache is None else cache
-
-    def area(members: frozenset) -> float:
-        return union_boundary_area(labels, spacing, members, n,
-                                   smoothing_iterations=smoothing_iterations, cache=cache)
-
-    out = []
-    for i, j in pairs:
-        a = area(frozenset({i})) + area(frozenset({j})) - area(frozenset({i, j}))
-        # Rounding at triple lines can make a vanishing interface slightly negative.
-        out.append(max(0.5 * a, 0.0))
-    return np.asarray(out, dtype=float)
-
-
-def pair_names(phases: Sequence[str]) -> list[str]:
-    """Coordinate values ``"a|b"`` of every unordered pair, in phase order."""
     return [f"{a}{PAIR_SEPARATOR}{b}" for a, b in combinations(phases, 2)]
 
 
@@ -135,7 +106,7 @@ def specific_interfacial_area(
     pairs = [(ms.phase_index(a), ms.phase_index(b)) for a, b in combinations(names, 2)]
     areas = interfacial_areas(
         ms.labels, ms.spacing, pairs, n_phases=len(ms.phases),
-        smoothing_iterations=smoothing_iterations, cache=area_cache(ms),
+        smoothing_iterations=smoothing_iterations, areas=ms.cache.boundary_areas,
     )
     da = xr.DataArray(
         areas / ms.total_volume, dims=("pair",), coords={"pair": pair_names(names)}

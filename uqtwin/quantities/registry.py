@@ -48,7 +48,23 @@ QUANTITIES: Mapping[str, Quantity] = MappingProxyType({q.name: q for q in _ENTRI
 
 
 def get_quantity(name: str) -> Quantity:
-    """Look up a registered quantity by name, with a message listing the known ones."""
+    """Look up a registered quantity by name, with a message listing the known ones.
+
+    Parameters
+    ----------
+    name : str
+        The quantity's registered name.
+
+    Returns
+    -------
+    Quantity
+        The registered quantity.
+
+    Raises
+    ------
+    ConfigError
+        If no quantity of that name is registered.
+    """
     try:
         return QUANTITIES[name]
     except KeyError:
@@ -79,16 +95,25 @@ def prepare_context(
     phases: Sequence[str] | None = None,
     options: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Run-wide context: each named quantity's ``prepare`` hook on the reference."""
+    """Run-wide context: the named quantities' ``prepare`` hooks on the reference.
+
+    Keyed by each quantity's :attr:`~uqtwin.quantities.base.Quantity.context` key. The
+    hooks run in registry order; a key that an earlier hook filled with a non-empty state
+    is not prepared again (quantities sharing a key share that state).
+    """
     names = list(QUANTITIES) if names is None else list(names)
+    for name in names:
+        get_quantity(name)
     options = options or {}
     context: dict[str, Any] = {}
-    for name in names:
-        quantity = get_quantity(name)
-        if quantity.prepare is not None:
-            opts = dict(options.get(name, {}))
-            context[name] = quantity.prepare(reference, phases=opts.pop("phases", phases),
-                                             **opts)
+    for quantity in _ENTRIES:
+        if quantity.name not in names or quantity.prepare is None:
+            continue
+        if context.get(quantity.context):
+            continue
+        opts = dict(options.get(quantity.name, {}))
+        context[quantity.context] = quantity.prepare(
+            reference, phases=opts.pop("phases", phases), **opts)
     return context
 
 
@@ -146,7 +171,28 @@ def compute_quantities(
 
 
 def resolve_order(names: Sequence[str]) -> list[str]:
-    """``names`` with derived quantities after those they require (which must be named)."""
+    """``names`` with derived quantities after those they require (which must be named).
+
+    Required quantities are not added silently: the user names every quantity computed, so
+    a missing one is an error rather than a surprise cost.
+
+    Parameters
+    ----------
+    names : sequence of str
+        Registered quantity names; duplicates are dropped (first kept).
+
+    Returns
+    -------
+    list of str
+        The names in an order where each comes after all it requires; otherwise the given
+        order is kept, level by level.
+
+    Raises
+    ------
+    ConfigError
+        If a name is not registered, a required quantity is not among ``names``, or the
+        requirements are circular.
+    """
     ordered: list[str] = []
     pending = list(dict.fromkeys(names))
     for name in pending:

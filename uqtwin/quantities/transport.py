@@ -14,10 +14,11 @@ Three registered quantities share the finite-volume solver of :mod:`uqtwin.solve
 
 ``tortuosity_factor`` and ``effective_diffusivity`` come from the same three solves per
 phase (one driven along each axis). When both are requested for a microstructure the
-solves are done once: they are memoized on the microstructure
-(:meth:`~uqtwin.microstructure.Microstructure.memoized`). With ``warm_start`` the
-engine solves the most probable segmentation once per run (the ``prepare`` hook) and
-every sample starts from its potentials, whatever the order in which samples run.
+solves are done once: they are kept in the microstructure's cache
+(:meth:`~uqtwin.microstructure.SampleCache.transport_solves`). With ``warm_start`` the
+engine solves the most probable segmentation once per run (the ``prepare`` hook, shared
+by both quantities: a :class:`WarmStarts` in ``ms.context[WARM_START_KEY]``) and every
+sample starts from its potentials, whatever the order in which samples run.
 
 Conventions (the same as TauFactor's): the phase alone conducts, with ``D_bulk = 1``;
 fixed values on the two outer faces normal to the driven axis, half a voxel outside the
@@ -28,27 +29,31 @@ last slab centres (length ``L − h``) and PoreSpy divides by the percolating fr
 their τ therefore differ by up to about 1/n (0.4 % at n = 256). A direction without a
 6-connected path through the phase gives ``τ = inf``, ``percolates = False`` and a
 :class:`NonPercolatingWarning` naming the phase and axis.
+
+This module is long because the three quantities share their solver settings, warnings
+and labelling helpers, and a quantity module may not import another (about 430 lines).
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass, field
 
 import numpy as np
 import xarray as xr
 
 from uqtwin.errors import PhaseError
 from uqtwin.materials import property_value
-from uqtwin.microstructure import Microstructure
+from uqtwin.microstructure import Microstructure, TransportKey
 from uqtwin.quantities.base import AXES, Output, Quantity
-from uqtwin.quantities.particle_size import particles_of
-from uqtwin.solvers import SolverOptions, effective_tensor
+from uqtwin.solvers import NonPercolatingWarning, SolverOptions, WarmStart, effective_tensor
 from uqtwin.volume import unit_scale
 
 __all__ = [
+    "WARM_START_KEY",
     "NonPercolatingWarning",
+    "WarmStarts",
     "effective_conductivity",
     "effective_diffusivity",
     "tortuosity_factor",
@@ -57,8 +62,30 @@ __all__ = [
 PRINCIPAL = (0, 1, 2)
 
 
-class NonPercolatingWarning(UserWarning):
-    """A phase has no connected path between the two faces of an axis (τ = ∞)."""
+#: Key of the diffusion warm starts in ``ms.context`` (shared by the tortuosity factor
+#: and the effective diffusivity).
+WARM_START_KEY = "diffusion_warm_start"
+
+
+@dataclass(frozen=True)
+class WarmStarts:
+    """The reference microstructure's diffusion solves that warm-start every sample's.
+
+    Parameters
+    ----------
+    by_phase : mapping of str to tuple
+        Per phase, one :class:`~uqtwin.solvers.WarmStart` per driven axis (None where the
+        reference does not percolate). Empty when warm starts are off.
+    """
+
+    by_phase: Mapping[str, tuple[WarmStart | None, ...]] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.by_phase)
+
+    def for_phase(self, phase: str) -> tuple[WarmStart | None, ...] | None:
+        """The warm starts of ``phase``, or None if the reference has none for it."""
+        return self.by_phase.get(phase)
 
 
 def _options(tol: float, max_iter: int, periodic: bool) -> SolverOptions:
@@ -81,38 +108,35 @@ def prepare_warm_start(
     max_iter: int = 500,
     periodic: bool = False,
     warm_start: bool = False,
-) -> dict[str, Any]:
+) -> WarmStarts:
     """Warm starts from the reference microstructure's solves, per phase (``prepare`` hook).
 
     Per phase a tuple (one per driven axis) of :class:`~uqtwin.solvers.WarmStart`: the
     reference's converged potential (each sample's initial guess) and its coarsest-grid
     factorisation (each sample's coarse solver, saving its factorisation), or None where
-    the reference does not percolate. Empty unless ``warm_start``; memoized on the
-    reference, so ``tortuosity_factor`` and ``effective_diffusivity`` share it.
+    the reference does not percolate. Empty unless ``warm_start``. ``tortuosity_factor``
+    and ``effective_diffusivity`` share it (``context_key`` :data:`WARM_START_KEY`).
     """
     if not warm_start:
-        return {}
-    return {
-        p: reference.memoized(
-            ("diffusion-reference", p, float(tol), int(max_iter), bool(periodic)),
-            lambda p=p: tuple(s.warm_start for s in
-                              _solve(reference, p, tol, max_iter, periodic, None, True).axes),
-        )
+        return WarmStarts()
+    return WarmStarts({
+        p: tuple(s.warm_start for s in
+                 _solve(reference, p, tol, max_iter, periodic, None, True).axes)
         for p in reference.select_phases(phases)
-    }
+    })
 
 
 def _phase_solves(ms: Microstructure, phase: str, tol, max_iter, periodic, warm_start):
-    key = ("diffusion", phase, float(tol), int(max_iter), bool(periodic))
-    return ms.memoized(key, lambda: _phase_solves_uncached(ms, phase, tol, max_iter,
-                                                           periodic, warm_start))
+    key = TransportKey(phase, float(tol), int(max_iter), bool(periodic))
+    return ms.cache.transport_solves(key, lambda: _phase_solves_uncached(
+        ms, phase, tol, max_iter, periodic, warm_start))
 
 
 def _phase_solves_uncached(ms, phase, tol, max_iter, periodic, warm_start):
     x0 = None
     if warm_start:
-        ctx = ms.context.get("tortuosity_factor") or ms.context.get("effective_diffusivity")
-        x0 = (ctx or {}).get(phase)
+        prepared = ms.context.get(WARM_START_KEY)
+        x0 = prepared.for_phase(phase) if prepared else None
     sol = _solve(ms, phase, tol, max_iter, periodic, x0, False)
     eps = float(ms.mask(phase).mean())
     for s in sol.axes:
@@ -264,10 +288,10 @@ def effective_conductivity(
         ``1 / (1/g + R_c / A_face)``. Needs a physical length unit.
     particle_phase : str, optional
         Phase split into particles for the contact resistance (the watershed of
-        :func:`uqtwin.quantities.particle_size.segment_particles`, shared with the
-        particle sizes); default: the phase whose card has ``kind = "active"``.
+        :func:`uqtwin.morphology.particle_labels`, shared with the particle sizes);
+        default: the phase whose card has ``kind = "active"``.
     h : float, optional
-        Watershed marker depth in length units (see ``segment_particles``).
+        Watershed marker depth in length units (see ``particle_labels``).
     tol, max_iter, periodic
         As in :func:`tortuosity_factor`. At the contrast of electrode phases (binder
         10⁴ times NMC) with binder islands the solver deflates the islands
@@ -311,7 +335,7 @@ def effective_conductivity(
                     "contact_resistance needs 'particle_phase' (no single phase has a card "
                     f"with kind = 'active'; phases are {list(ms.phases)})")
             particle_phase = active[0]
-        particles = particles_of(ms, ms.phase_index(particle_phase), h)
+        particles = ms.cache.particles(ms.phase_index(particle_phase), h)
         # conductances in S (σ in S/m, lengths in m) so that R_c/A is in Ω
         spacing = tuple(s * unit_scale(ms.unit, "m") for s in spacing)
     sol = effective_tensor(k, spacing, options=_options(tol, max_iter, periodic),
@@ -355,6 +379,7 @@ TORTUOSITY = Quantity(
     ),
     summary="tortuosity factor of each phase along z, y, x (finite-volume diffusion)",
     prepare=prepare_warm_start,
+    context_key=WARM_START_KEY,
 )
 
 DIFFUSIVITY = Quantity(
@@ -376,6 +401,7 @@ DIFFUSIVITY = Quantity(
     ),
     summary="effective diffusivity tensor D_eff/D_bulk of each phase",
     prepare=prepare_warm_start,
+    context_key=WARM_START_KEY,
 )
 
 CONDUCTIVITY = Quantity(

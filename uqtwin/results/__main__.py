@@ -2,6 +2,6 @@
 
 import sys
 
-from uqtwin.results.schema import write_schema
+from uqtwin.results.schema_generator import write_schema
 
 print(write_schema(sys.argv[1] if len(sys.argv) > 1 else None))

@@ -26,11 +26,11 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from uqtwin.results.conventions import NUISANCE, SAMPLE_DIM
 from uqtwin.results.discrepancy import CLOSES, RESTATED, TERM_DIM
 
-SAMPLE_DIM = "sample"
 #: Role attribute of the per-member nuisance variables.
-NUISANCE_ROLE = "nuisance"
+NUISANCE_ROLE = NUISANCE
 #: Column of the variance not explained by any single nuisance.
 OTHER = "other"
 #: Column of the estimator discrepancy (matched to each quantity element).
@@ -76,7 +76,20 @@ def main_effect(y: np.ndarray, x: np.ndarray, degree: int = 3) -> float:
 
 
 def nuisance_variables(ds: xr.Dataset) -> list[str]:
-    """Per-member nuisance variables of a results Dataset (role ``nuisance``)."""
+    """Per-member nuisance variables of a results Dataset (role ``nuisance``).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A results Dataset.
+
+    Returns
+    -------
+    list of str
+        Names of the data variables whose ``role`` attribute is ``nuisance`` and that have a
+        ``sample`` dim but no term dim (those are per-term breakdowns, not draws), in the
+        Dataset's order.
+    """
     return [str(n) for n, da in ds.data_vars.items()
             if da.attrs.get("role") == NUISANCE_ROLE and SAMPLE_DIM in da.dims
             and TERM_DIM not in da.dims]

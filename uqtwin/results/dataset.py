@@ -24,7 +24,25 @@ def _encoding(ds: xr.Dataset) -> dict:
 
 
 def write_results(ds: xr.Dataset, path: str | Path) -> Path:
-    """Write a Dataset as NetCDF-4, atomically (a reader never sees half a file)."""
+    """Write a Dataset as NetCDF-4, atomically (a reader never sees half a file).
+
+    The file is written under a temporary name in the same folder (with the process id, so
+    concurrent writers do not collide) and moved into place with :func:`os.replace`; the
+    temporary file is removed if writing fails. Variables of 3 or more dims (the voxel maps)
+    are zlib-compressed.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        The results to write.
+    path : str or Path
+        The destination; missing parent folders are created, an existing file is replaced.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -37,7 +55,25 @@ def write_results(ds: xr.Dataset, path: str | Path) -> Path:
 
 
 def open_results(path: str | Path) -> xr.Dataset:
-    """Open a results file fully into memory, with a clear error for a missing or bad file."""
+    """Open a results file fully into memory, with a clear error for a missing or bad file.
+
+    Loaded eagerly and closed, so the file is not held open (and can be overwritten).
+
+    Parameters
+    ----------
+    path : str or Path
+        A NetCDF results file.
+
+    Returns
+    -------
+    xarray.Dataset
+        Its contents, loaded.
+
+    Raises
+    ------
+    UqtwinInputError
+        If the file does not exist or is not readable as NetCDF.
+    """
     path = Path(path)
     if not path.is_file():
         raise UqtwinInputError(f"no such results file: {path}")
@@ -49,7 +85,21 @@ def open_results(path: str | Path) -> xr.Dataset:
 
 
 def stack_samples(samples: Sequence[xr.Dataset], indices: Sequence[int]) -> xr.Dataset:
-    """Concatenate per-sample Datasets along a new ``sample`` dim, in index order."""
+    """Concatenate per-sample Datasets along a new ``sample`` dim, in index order.
+
+    Parameters
+    ----------
+    samples : sequence of xarray.Dataset
+        One Dataset per sample, with the same variables; in any order.
+    indices : sequence of int
+        The sample index of each entry of ``samples``.
+
+    Returns
+    -------
+    xarray.Dataset
+        The samples sorted by index and stacked along ``sample``, whose coordinate is the
+        sorted indices. Attributes are those of the first sample in index order.
+    """
     order = np.argsort(indices)
     stacked = xr.concat([samples[i] for i in order], dim="sample", combine_attrs="override")
     return stacked.assign_coords(sample=np.asarray(indices)[order])

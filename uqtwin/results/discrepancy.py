@@ -245,7 +245,26 @@ class DiscrepancyModel:
 
 
 def load_discrepancy(card: Mapping[str, Any] | None = None) -> DiscrepancyModel:
-    """The discrepancy model of the calibration card (default: the shipped one)."""
+    """The discrepancy model of the calibration card (default: the shipped one).
+
+    Parameters
+    ----------
+    card : mapping, optional
+        A calibration card as written by ``benchmarks/calibration.py`` (keys
+        ``calibrated_range`` and, optionally, ``discrepancy``). Default: the shipped card,
+        :func:`uqtwin.sample.priors.calibration_card`.
+
+    Returns
+    -------
+    DiscrepancyModel
+        Its discrepancy terms (none if the card has no ``discrepancy``) and the calibrated
+        range (low, high) of every condition.
+
+    Raises
+    ------
+    KeyError
+        If the card lacks ``calibrated_range`` or a term lacks a field.
+    """
     card = calibration_card() if card is None else card
     ranges = {k: (float(v[0]), float(v[1])) for k, v in card["calibrated_range"].items()}
     terms = tuple(
@@ -260,7 +279,28 @@ def load_discrepancy(card: Mapping[str, Any] | None = None) -> DiscrepancyModel:
 
 
 def discrepancy_rng(seed: int) -> np.random.Generator:
-    """The member's stream for its discrepancy draws, independent of its sampling stream."""
+    """The member's stream for its discrepancy draws, independent of its sampling stream.
+
+    The seed sequence is spawned with a fixed key, so the discrepancy draws neither repeat
+    nor shift the member's microstructure draws made from the same seed, and are
+    reproducible from it.
+
+    Parameters
+    ----------
+    seed : int
+        The member's seed (>= 0).
+
+    Returns
+    -------
+    numpy.random.Generator
+        A generator determined by ``seed`` alone.
+
+    Examples
+    --------
+    >>> from uqtwin.results.discrepancy import discrepancy_rng
+    >>> bool(discrepancy_rng(7).random() == discrepancy_rng(7).random())
+    True
+    """
     return np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(0xD15C,)))
 
 

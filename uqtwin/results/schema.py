@@ -3,8 +3,10 @@
 The schema file ``results_schema/v<N>.json`` holds one entry per variable (dims, units,
 long name, meaning) and the attributes every results file must carry. It is generated
 from the quantity registry plus the pipeline's own variables, so registering a quantity
-is all it takes to extend it: ``python -m uqtwin.results`` rewrites the file, and a
-test fails while the committed file and the registry disagree. Within a schema version
+is all it takes to extend it: ``python -m uqtwin.results`` rewrites the file
+(:mod:`uqtwin.results.schema_generator`, the only results module that reads the
+registry), and a test fails while the committed file and the registry disagree. Loading
+and validating a results file reads only the committed JSON. Within a schema version
 variables may be added, never changed; a change of meaning or dims bumps the version.
 """
 
@@ -19,9 +21,9 @@ import xarray as xr
 
 from uqtwin._resources import resource_dir
 from uqtwin.errors import UqtwinInputError
+from uqtwin.results.conventions import SAMPLE_DIM
 
 SCHEMA_VERSION = 1
-SAMPLE_DIM = "sample"
 
 #: Attributes every results file carries (provenance).
 REQUIRED_ATTRS = {
@@ -162,39 +164,41 @@ PIPELINE_VARIABLES: dict[str, dict[str, Any]] = {
 }
 
 
-def build_schema() -> dict[str, Any]:
-    """The schema as generated from the registry and the pipeline's own variables."""
-    from uqtwin.quantities.registry import QUANTITIES
-
-    variables = {name: dict(spec) for name, spec in PIPELINE_VARIABLES.items()}
-    for quantity in QUANTITIES.values():
-        for out in quantity.outputs:
-            if out.name in variables:
-                raise RuntimeError(f"output {out.name!r} is declared twice")
-            variables[out.name] = {
-                "dims": [SAMPLE_DIM, *out.dims],
-                "units": out.units,
-                "long_name": out.long_name,
-                "description": out.description,
-                "quantity": quantity.name,
-                "role": "diagnostic" if out.diagnostic else "quantity",
-            }
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "title": "uqtwin ensemble results",
-        "units_note": "'{length}' stands for the file's length_unit attribute; '1' is "
-                      "dimensionless.",
-        "required_attrs": REQUIRED_ATTRS,
-        "variables": dict(sorted(variables.items())),
-    }
-
-
 def schema_path(version: int = SCHEMA_VERSION) -> Path:
+    """The committed schema file of a version (``results_schema/v<N>.json``).
+
+    Parameters
+    ----------
+    version : int, optional
+        The schema version; default the current ``SCHEMA_VERSION``.
+
+    Returns
+    -------
+    Path
+        Where that version's file is (it may not exist: see :func:`load_schema`).
+    """
     return resource_dir("results_schema") / f"v{version}.json"
 
 
 def load_schema(version: int = SCHEMA_VERSION) -> dict[str, Any]:
-    """Read the committed schema file of a version."""
+    """Read the committed schema file of a version.
+
+    Parameters
+    ----------
+    version : int, optional
+        The schema version; default the current ``SCHEMA_VERSION``.
+
+    Returns
+    -------
+    dict
+        The schema: ``schema_version``, ``required_attrs`` and ``variables`` (name -> dims,
+        units, long_name, ...).
+
+    Raises
+    ------
+    UqtwinInputError
+        If there is no file for that version.
+    """
     path = schema_path(version)
     if not path.is_file():
         raise UqtwinInputError(f"no results schema version {version} (looked for {path})")
@@ -202,7 +206,26 @@ def load_schema(version: int = SCHEMA_VERSION) -> dict[str, Any]:
 
 
 def schema_problems(ds: xr.Dataset, schema: Mapping[str, Any] | None = None) -> list[str]:
-    """Every way ``ds`` departs from the schema (empty list: it conforms)."""
+    """Every way ``ds`` departs from the schema (empty list: it conforms).
+
+    Checks the required attributes, and that every data variable is in the schema, with
+    the schema's dims and units (``{length}`` replaced by the file's ``length_unit``)
+    and a non-empty ``long_name``; and that a ``phase`` dim has a coordinate of names.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A results Dataset.
+    schema : mapping, optional
+        The schema to check against; default the committed schema of the Dataset's own
+        ``schema_version`` attribute (so old files are checked against their own version).
+
+    Returns
+    -------
+    list of str
+        One message per problem. If the schema cannot be found (no ``schema_version``, or no
+        such version), that is the only message.
+    """
     problems: list[str] = []
     version = ds.attrs.get("schema_version")
     if schema is None:
@@ -236,7 +259,19 @@ def schema_problems(ds: xr.Dataset, schema: Mapping[str, Any] | None = None) -> 
 
 
 def validate(ds: xr.Dataset) -> None:
-    """Raise a :class:`UqtwinInputError` listing every departure from the schema."""
+    """Raise a :class:`UqtwinInputError` listing every departure from the schema.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A results Dataset, checked against the schema of its ``schema_version`` by
+        :func:`schema_problems`.
+
+    Raises
+    ------
+    UqtwinInputError
+        If there is at least one problem; the message lists them all, one per line.
+    """
     problems = schema_problems(ds)
     if problems:
         raise UqtwinInputError(
@@ -244,8 +279,11 @@ def validate(ds: xr.Dataset) -> None:
         )
 
 
-def write_schema(path: str | Path | None = None) -> Path:
-    """Write the generated schema (default: the committed file in ``results_schema/``)."""
-    path = Path(path) if path is not None else schema_path()
-    path.write_text(json.dumps(build_schema(), indent=2, ensure_ascii=False) + "\n")
-    return path
+def __getattr__(name: str):
+    # The generator's names, kept importable from here without importing the generator
+    # (and through it the quantity registry) when results are only read.
+    if name in ("build_schema", "write_schema"):
+        from uqtwin.results import schema_generator
+
+        return getattr(schema_generator, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

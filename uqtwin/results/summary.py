@@ -19,27 +19,44 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-SAMPLE_DIM = "sample"
-
-
-def _arviz():
-    with warnings.catch_warnings():
-        # arviz 0.x announces its 1.0 refactor on import; not actionable for our users.
-        warnings.simplefilter("ignore", FutureWarning)
-        import arviz
-
-    return arviz
+from uqtwin.results.conventions import (
+    DIAGNOSTIC,
+    NUISANCE,
+    SAMPLE_DIM,
+    bin_dim,
+    variable_role,
+)
+from uqtwin.results.conventions import arviz as _arviz
 
 
 def ensemble_variables(ds: xr.Dataset, max_elements: int = 64) -> list[str]:
-    """Data variables with a ``sample`` dim and at most ``max_elements`` values per sample."""
+    """Data variables with a ``sample`` dim and at most ``max_elements`` values per sample.
+
+    The variables the summary table reports. Left out: variables without a ``sample`` dim,
+    non-numeric ones, ``sample_seed``, solver diagnostics and nuisance draws (by role; the
+    nuisances feed the variance decomposition instead) and distributions (variables with a
+    bin dim, shown as bands in plots and the report rather than as table rows).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A results Dataset.
+    max_elements : int, optional
+        The most values per sample a variable may have (e.g. phases × axes); default 64,
+        which keeps voxel maps out.
+
+    Returns
+    -------
+    list of str
+        The names, in the Dataset's order.
+    """
     names = []
     for name, da in ds.data_vars.items():
         if SAMPLE_DIM not in da.dims or da.dtype.kind not in "biuf" or name == "sample_seed":
             continue
-        if da.attrs.get("role") in ("diagnostic", "nuisance"):
+        if variable_role(da) in (DIAGNOSTIC, NUISANCE):
             continue  # solver diagnostics; nuisance draws feed the variance decomposition
-        if any(str(d) == "bin" or str(d).endswith("_bin") for d in da.dims):
+        if bin_dim(da):
             continue  # distributions are shown as bands (plots, report), not table rows
         if da.size // max(da.sizes[SAMPLE_DIM], 1) <= max_elements:
             names.append(str(name))
@@ -155,7 +172,29 @@ def summarize(
 
 
 def format_value(value: float, digits: int = 4) -> str:
-    """A number for a table: ``digits`` significant digits, ∞ and — for non-finite."""
+    """A number for a table: ``digits`` significant digits, ∞ and — for non-finite.
+
+    Parameters
+    ----------
+    value : float
+        The value. Anything that is not a Python ``float`` is returned as ``str(value)``.
+    digits : int, optional
+        Significant digits (``g`` format); default 4.
+
+    Returns
+    -------
+    str
+        The formatted value; ``"∞"``, ``"−∞"`` (with a minus sign) or ``"—"`` (NaN) for
+        non-finite values.
+
+    Examples
+    --------
+    >>> from uqtwin.results.summary import format_value
+    >>> format_value(3.14159265), format_value(float("inf")), format_value(float("nan"))
+    ('3.142', '∞', '—')
+    >>> format_value(12345.678, digits=2), format_value(7)
+    ('1.2e+04', '7')
+    """
     if isinstance(value, float):
         if not np.isfinite(value):
             return "∞" if value == np.inf else ("−∞" if value == -np.inf else "—")
@@ -164,7 +203,23 @@ def format_value(value: float, digits: int = 4) -> str:
 
 
 def summary_markdown(table: pd.DataFrame, hdi_prob: float = 0.9) -> str:
-    """The summary as a Markdown table (no extra dependency)."""
+    """The summary as a Markdown table (no extra dependency).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The summary table, indexed by quantity, with columns ``units``, ``mean``, ``sd``,
+        ``hdi_low``, ``hdi_high``, ``p_inf`` and optionally ``spread_from``.
+    hdi_prob : float, optional
+        The HDI probability the table was computed with, used only in the column headings;
+        default 0.9.
+
+    Returns
+    -------
+    str
+        A pipe table with a header row, one row per quantity and a final newline; numbers
+        are formatted by :func:`format_value`.
+    """
     pct = f"{100 * hdi_prob:g}%"
     head = ["quantity", "units", "mean", "sd", f"{pct} HDI low", f"{pct} HDI high", "P(∞)",
             "spread from"]
@@ -185,7 +240,23 @@ def summary_markdown(table: pd.DataFrame, hdi_prob: float = 0.9) -> str:
 
 
 def write_summary(table: pd.DataFrame, stem: str | Path, hdi_prob: float = 0.9) -> list[Path]:
-    """Write ``<stem>.summary.csv`` and ``<stem>.summary.md``; return their paths."""
+    """Write ``<stem>.summary.csv`` and ``<stem>.summary.md``; return their paths.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The summary table (see :func:`summary_markdown`).
+    stem : str or Path
+        The path without the suffixes, e.g. ``out/run`` for ``out/run.summary.csv``; the
+        folder must exist.
+    hdi_prob : float, optional
+        The HDI probability, for the Markdown headings; default 0.9.
+
+    Returns
+    -------
+    list of Path
+        ``[csv_path, markdown_path]``.
+    """
     stem = Path(stem)
     csv = stem.with_name(stem.name + ".summary.csv")
     md = stem.with_name(stem.name + ".summary.md")

@@ -61,7 +61,7 @@ from scipy import stats
 from scipy.special import ndtr
 
 from uqtwin.errors import VolumeError
-from uqtwin.sample.correlated import _lengths, gaussian_random_field
+from uqtwin.sample.correlated import correlation_lengths, gaussian_random_field
 from uqtwin.sample.priors import (
     BINDER_PRIORS,
     DEFAULT_SHARE_PRIOR,
@@ -74,7 +74,7 @@ from uqtwin.segment.bayes import (
     MixturePosterior,
     fit_bootstrap_mixture,
 )
-from uqtwin.segment.mixture import MixtureModel, _values, fit_mixture, phase_posteriors
+from uqtwin.segment.mixture import MixtureModel, fit_mixture, grey_values, phase_posteriors
 from uqtwin.segment.partial_volume import pv_phase_posteriors
 
 
@@ -126,26 +126,35 @@ class AmbiguityOptions:
             try:
                 prior = BetaMixture.of(getattr(self, name))
             except (VolumeError, TypeError, ValueError) as exc:
-                raise VolumeError(f"{name}: {exc}") from None
+                raise VolumeError(f"{name} must be two numbers > 0 (Beta a, b) or a "
+                                  f"BetaMixture ({exc})") from None
             if name == "solid_prior":
                 object.__setattr__(self, name, prior)
             elif len(prior.components) != 1:
                 raise VolumeError(f"share_prior must be one Beta (a, b), got "
                                   f"{self.share_prior!r}")
+        if len(self.texture_length) != 2:
+            raise VolumeError("texture_length must be (median > 0 voxels, log sd >= 0), got "
+                              f"{self.texture_length!r}")
         median, spread = (float(v) for v in self.texture_length)
         if not (np.isfinite(median) and median > 0 and np.isfinite(spread) and spread >= 0):
             raise VolumeError("texture_length must be (median > 0 voxels, log sd >= 0), got "
                               f"{self.texture_length!r}")
+        if not (np.isfinite(self.effective_voxels) and self.effective_voxels > 0):
+            raise VolumeError(f"effective_voxels must be > 0, got {self.effective_voxels!r}")
         if int(self.n_draws) < 1:
             raise VolumeError(f"n_draws must be >= 1, got {self.n_draws!r}")
         if not (np.isfinite(self.correlation_scale) and self.correlation_scale >= 0):
             raise VolumeError(f"correlation_scale must be >= 0, got {self.correlation_scale!r}")
-        _lengths(self.psf_sigma)
+        try:
+            correlation_lengths(self.psf_sigma)
+        except VolumeError as exc:
+            raise VolumeError(f"psf_sigma: {exc}") from None
 
     @property
     def correlation_length(self) -> np.ndarray:
         """Correlation length of the active phase's field per axis (z, y, x), voxels."""
-        return self.correlation_scale * _lengths(self.psf_sigma)
+        return self.correlation_scale * correlation_lengths(self.psf_sigma)
 
 
 @dataclass(frozen=True)
@@ -252,7 +261,7 @@ def create(
     em: MixtureModel | None = None,
     posterior: MixturePosterior | None = None,
 ) -> AmbiguityState:
-    """Fit both readings once (~2-6 s for 32-64³).
+    """Fit both readings once (a few seconds for 32-64³).
 
     Parameters
     ----------
@@ -276,7 +285,7 @@ def create(
     AmbiguityState
     """
     names = tuple(str(p) for p in phases)
-    arr = np.asarray(_values(volume), dtype=np.float32)
+    arr = np.asarray(grey_values(volume), dtype=np.float32)
     if arr.ndim != 3:
         raise VolumeError(f"volume must be 3-D, got shape {arr.shape}")
     if len(names) < 2:
@@ -370,7 +379,19 @@ def fit_share_prior(shares: Sequence[float], *, floor: float = 1.0) -> tuple[flo
 
 
 def fit_texture_prior(lengths: Sequence[float]) -> tuple[float, float]:
-    """LogNormal (median, log sd) of texture lengths that reproduce known surface areas."""
+    """LogNormal (median, log sd) of texture lengths that reproduce known surface areas.
+
+    Parameters
+    ----------
+    lengths : sequence of float
+        Texture lengths (voxels), one per calibration case: at least 2, all finite and > 0,
+        else a :class:`VolumeError` is raised.
+
+    Returns
+    -------
+    median, log_sd : float
+        Geometric mean of ``lengths`` (voxels) and the sample sd (ddof 1) of their logs.
+    """
     lg = np.log(np.asarray(lengths, dtype=float))
     if lg.size < 2 or not np.all(np.isfinite(lg)):
         raise VolumeError(f"need >= 2 positive texture lengths, got {list(lengths)!r}")

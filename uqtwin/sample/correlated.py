@@ -17,10 +17,22 @@ from scipy import fft
 from scipy.special import ndtr
 
 from uqtwin.errors import VolumeError
-from uqtwin.sample.independent import _rng, categorical_from_uniform, check_posteriors
+from uqtwin.sample.independent import as_generator, categorical_from_uniform, check_posteriors
 
 
-def _lengths(correlation_length: float | Sequence[float]) -> np.ndarray:
+def correlation_lengths(correlation_length: float | Sequence[float]) -> np.ndarray:
+    """Correlation length per axis (z, y, x), voxels, from one value or three.
+
+    Raises
+    ------
+    VolumeError
+        Unless one or three finite values >= 0 are given.
+
+    Examples
+    --------
+    >>> correlation_lengths(2.0).tolist()
+    [2.0, 2.0, 2.0]
+    """
     ell = np.atleast_1d(np.asarray(correlation_length, dtype=float))
     if ell.size == 1:
         ell = np.repeat(ell, 3)
@@ -61,11 +73,11 @@ def gaussian_random_field(
     -------
     ndarray of float64, shape ``shape``
     """
-    ell = _lengths(correlation_length)
+    ell = correlation_lengths(correlation_length)
     shp = tuple(int(n) for n in shape)
     padded = tuple(n + int(np.ceil(4 * e)) for n, e in zip(shp, ell, strict=True))
     padded = tuple(fft.next_fast_len(n, real=True) for n in padded)
-    noise = _rng(seed).standard_normal(padded)
+    noise = as_generator(seed).standard_normal(padded)
     if not np.any(ell > 0):
         return noise[: shp[0], : shp[1], : shp[2]]
     s = ell / np.sqrt(2.0)

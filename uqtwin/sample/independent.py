@@ -97,7 +97,15 @@ def categorical_from_uniform(posteriors: Any, u: np.ndarray) -> np.ndarray:
     return labels
 
 
-def _rng(seed: int | np.random.Generator) -> np.random.Generator:
+def as_generator(seed: int | np.random.Generator) -> np.random.Generator:
+    """``seed`` itself if it is a Generator (its stream continues), else a new one from it.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> as_generator(rng) is rng
+    True
+    """
     if isinstance(seed, np.random.Generator):
         return seed
     return np.random.default_rng(seed)
@@ -119,5 +127,5 @@ def sample_independent(posteriors: Any, seed: int | np.random.Generator) -> np.n
         Phase index per voxel.
     """
     p = check_posteriors(posteriors)
-    u = _rng(seed).random(p.shape[1:])
+    u = as_generator(seed).random(p.shape[1:])
     return categorical_from_uniform(p, u)

@@ -8,7 +8,7 @@ Each ensemble member (one seed)
    is binder and how much is blurred pore–active interface);
 2. recomputes the partial-volume phase posteriors with them
    (:func:`uqtwin.segment.partial_volume.pv_phase_posteriors`);
-3. regularises them with a mean-field Potts prior (:func:`uqtwin.segment.mrf.potts_mean_field`),
+3. regularises them with a mean-field Potts prior (:func:`uqtwin.sample.mrf.potts_mean_field`),
    so misclassifications come in blobs along interfaces rather than as speckle;
 4. draws the labels with spatially correlated uniforms
    (:func:`uqtwin.sample.correlated.sample_correlated`).
@@ -32,10 +32,10 @@ from typing import Any
 import numpy as np
 
 from uqtwin.errors import VolumeError
-from uqtwin.sample.correlated import sample_correlated
-from uqtwin.segment.bayes import MixturePosterior
-from uqtwin.segment.mixture import _values
-from uqtwin.segment.mrf import potts_mean_field
+from uqtwin.sample.correlated import correlation_lengths, sample_correlated
+from uqtwin.sample.mrf import potts_mean_field
+from uqtwin.segment.bayes import DEFAULT_EFFECTIVE_VOXELS, MixturePosterior
+from uqtwin.segment.mixture import grey_values
 from uqtwin.segment.partial_volume import pv_phase_posteriors
 
 
@@ -54,11 +54,26 @@ class ParametricOptions:
         Mean-field sweeps of the Potts regularisation.
     correlation_length : float or tuple of 3 floats
         Correlation length of the Gaussian field behind the uniforms, voxels (z, y, x).
+    effective_voxels : float
+        ``n_eff`` of the coarsened posterior of the mixture parameters (see
+        :mod:`uqtwin.segment.bayes`), used by the kind's fit
+        (:mod:`uqtwin.sample.kinds.parametric`).
     """
 
     beta: float = 0.0
     n_iter: int = 10
     correlation_length: float | tuple[float, float, float] = 1.0
+    effective_voxels: float = DEFAULT_EFFECTIVE_VOXELS
+
+    def __post_init__(self) -> None:
+        if not (np.isfinite(self.beta) and self.beta >= 0) or int(self.n_iter) < 0:
+            raise VolumeError(f"beta must be >= 0 and n_iter >= 0, got {self.beta!r}, "
+                              f"{self.n_iter!r}")
+        if np.any(correlation_lengths(self.correlation_length) <= 0):
+            raise VolumeError("correlation_length must be > 0, got "
+                              f"{self.correlation_length!r}")
+        if not (np.isfinite(self.effective_voxels) and self.effective_voxels > 0):
+            raise VolumeError(f"effective_voxels must be > 0, got {self.effective_voxels!r}")
 
 
 @dataclass(frozen=True, eq=False)
@@ -86,7 +101,7 @@ class ParametricSampler:
     def create(cls, volume: Any, posterior: MixturePosterior, phases: Sequence[str],
                options: ParametricOptions = ParametricOptions()) -> ParametricSampler:
         """Build from a DataArray or ndarray volume (stored as float32)."""
-        arr = np.asarray(_values(volume), dtype=np.float32)
+        arr = np.asarray(grey_values(volume), dtype=np.float32)
         if posterior.means.shape[1] != len(phases):
             raise VolumeError(
                 f"{len(phases)} phases for a posterior of {posterior.means.shape[1]}"

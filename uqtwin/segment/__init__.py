@@ -1,38 +1,45 @@
-"""uqtwin.segment: denoising, Gaussian-mixture phase posteriors and label clean-up."""
+"""uqtwin.segment: denoising, Gaussian-mixture phase posteriors and label clean-up.
 
-from uqtwin.segment.cleanup import (
-    CONNECTIVITY,
-    connected_components,
-    opening_closing,
-    percolates,
-    remove_islands,
-)
-from uqtwin.segment.denoise import anscombe, denoise_nlm, estimate_noise_sd, inverse_anscombe
-from uqtwin.segment.imaging import ImagingConditions, correct_drift, estimate_imaging
-from uqtwin.segment.mixture import (
-    MixtureModel,
-    fit_mixture,
-    most_probable,
-    phase_posteriors,
-    select_n_phases,
-)
+The names below load their module on first use (PEP 562), so ``import uqtwin.segment``
+(or a submodule such as :mod:`uqtwin.segment.imaging`) does not pull in scikit-learn or
+scikit-image before they are needed.
+"""
 
-__all__ = [
-    "CONNECTIVITY",
-    "ImagingConditions",
-    "MixtureModel",
-    "anscombe",
-    "connected_components",
-    "correct_drift",
-    "denoise_nlm",
-    "estimate_imaging",
-    "estimate_noise_sd",
-    "fit_mixture",
-    "inverse_anscombe",
-    "most_probable",
-    "opening_closing",
-    "percolates",
-    "phase_posteriors",
-    "remove_islands",
-    "select_n_phases",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_WHERE = {
+    "CONNECTIVITY": "cleanup",
+    "connected_components": "cleanup",
+    "opening_closing": "cleanup",
+    "percolates": "cleanup",
+    "remove_islands": "cleanup",
+    "anscombe": "denoise",
+    "denoise_nlm": "denoise",
+    "estimate_noise_sd": "denoise",
+    "inverse_anscombe": "denoise",
+    "ImagingConditions": "imaging",
+    "correct_drift": "imaging",
+    "estimate_imaging": "imaging",
+    "MixtureModel": "mixture",
+    "fit_mixture": "mixture",
+    "most_probable": "mixture",
+    "phase_posteriors": "mixture",
+    "select_n_phases": "mixture",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+    globals()[name] = value  # once loaded, a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_WHERE))

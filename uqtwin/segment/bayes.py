@@ -30,7 +30,7 @@ import numpy as np
 import xarray as xr
 
 from uqtwin.errors import PhaseError
-from uqtwin.segment.mixture import MixtureModel, _values, fit_mixture
+from uqtwin.segment.mixture import MixtureModel, fit_mixture, grey_values
 from uqtwin.segment.partial_volume import PartialVolumeMixture, class_log_densities
 
 #: Calibrated effective number of independent voxels of the coarsened posterior (see the
@@ -199,7 +199,7 @@ def fit_bayesian_mixture(
     import jax
     from numpyro.infer import MCMC, NUTS, init_to_median
 
-    arr = _values(volume).reshape(-1)
+    arr = grey_values(volume).reshape(-1)
     rng = np.random.default_rng(seed)
     x = arr[rng.choice(arr.size, size=min(arr.size, int(options.n_fit)), replace=False)]
     x = x.astype(np.float64)
@@ -221,12 +221,17 @@ def fit_bayesian_mixture(
     power = min(1.0, float(options.effective_voxels) / z.size)
     # Each fit compiles its sampler (a few seconds; reusing the MCMC object across fits
     # was measured and saves nothing): the engine fits once per run, not per member.
-    mcmc = MCMC(NUTS(_model_for(pairs), init_strategy=init_to_median, target_accept_prob=0.85),
-                num_warmup=int(options.n_warmup), num_samples=int(options.n_draws),
-                num_chains=1, progress_bar=False, jit_model_args=True)
-    mcmc.run(jax.random.PRNGKey(int(rng.integers(2**31 - 1))), z, prior_mu, prior_sd,
-             options.mean_prior_sd * spread, power)
-    s = {k: np.asarray(v, dtype=np.float64) for k, v in mcmc.get_samples().items()}
+    # Always in 32-bit JAX: other libraries switch jax_enable_x64 on for the whole process
+    # when imported (PyBaMM does), which changed every draw (the demo's volume fractions
+    # moved by up to 0.05); the same seed must give the same numbers whatever was imported.
+    with jax.enable_x64(False):
+        mcmc = MCMC(NUTS(_model_for(pairs), init_strategy=init_to_median,
+                         target_accept_prob=0.85),
+                    num_warmup=int(options.n_warmup), num_samples=int(options.n_draws),
+                    num_chains=1, progress_bar=False, jit_model_args=True)
+        mcmc.run(jax.random.PRNGKey(int(rng.integers(2**31 - 1))), z, prior_mu, prior_sd,
+                 options.mean_prior_sd * spread, power)
+        s = {k: np.asarray(v, dtype=np.float64) for k, v in mcmc.get_samples().items()}
     w = s["w"] / s["w"].sum(axis=1, keepdims=True)
     return MixturePosterior(
         means=centre + scale * s["mu"], sds=scale * s["sd"], weights=w[:, :n_phases],
@@ -300,7 +305,7 @@ def fit_bootstrap_mixture(
     """
     from scipy.optimize import minimize
 
-    arr = _values(volume).reshape(-1).astype(np.float64)
+    arr = grey_values(volume).reshape(-1).astype(np.float64)
     rng = np.random.default_rng(seed)
     if init is None:
         init = fit_mixture(volume, n_phases, seed=seed, phases=phases)

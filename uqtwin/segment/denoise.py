@@ -6,11 +6,9 @@ that memory stays bounded on large tomograms; with the default halo the chunked 
 equals the whole-volume one (see :func:`denoise_nlm`).
 
 Cost: scikit-image's 3-D NLM scales with ``(2 * patch_distance + 1) ** 3`` offsets times
-the voxel count (plus the chunk halos). Measured on one shared core: 64³ takes 4-6 s with
-the defaults (``patch_size=3, patch_distance=5``) and about 1.2 s with
-``patch_distance=3``; 128³ takes 35-55 s with the defaults and about 14 s with
-``patch_distance=3``. For full tomograms use ``patch_distance=2`` or 3, or run chunks in
-parallel (the chunks are independent).
+the voxel count (plus the chunk halos; timings in benchmarks/README.md). For full
+tomograms use ``patch_distance=2`` or 3, or run chunks in parallel (the chunks are
+independent).
 """
 
 from __future__ import annotations

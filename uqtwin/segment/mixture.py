@@ -74,7 +74,15 @@ class MixtureModel:
         return cls(tuple(data["means"]), tuple(data["sds"]), tuple(data["weights"]))
 
 
-def _values(volume: Any) -> np.ndarray:
+def grey_values(volume: Any) -> np.ndarray:
+    """The grey values of a volume (DataArray or ndarray) as a checked 3-D ndarray.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> grey_values(np.zeros((2, 3, 4))).shape
+    (2, 3, 4)
+    """
     arr = volume.values if isinstance(volume, xr.DataArray) else volume
     return check_array(arr, name="volume")
 
@@ -148,7 +156,7 @@ def fit_mixture(
         When a component has (nearly) zero weight, i.e. a phase is absent, or the volume
         holds fewer distinct values than ``n_phases``.
     """
-    arr = _values(volume)
+    arr = grey_values(volume)
     if int(n_phases) < 1:
         raise PhaseError(f"n_phases must be >= 1, got {n_phases!r}")
     n_phases = int(n_phases)
@@ -231,7 +239,7 @@ def select_n_phases(
     if not ks or ks[0] < 1:
         raise PhaseError(f"candidates must be numbers of phases >= 1, got {list(candidates)!r}")
     rng = np.random.default_rng(seed)
-    flat = _values(volume).reshape(-1)
+    flat = grey_values(volume).reshape(-1)
     if flat.size > max_samples:
         flat = flat[rng.choice(flat.size, size=int(max_samples), replace=False)]
     x = flat.astype(np.float64)
@@ -293,7 +301,7 @@ def phase_posteriors(
         has (nearly) zero weight.
     """
     names = _check_phases(model, phases)
-    arr = _values(volume)
+    arr = grey_values(volume)
     if chunk_voxels < 1:
         raise VolumeError(f"chunk_voxels must be >= 1, got {chunk_voxels!r}")
     mu = np.asarray(model.means)[:, None]

@@ -52,7 +52,7 @@ import xarray as xr
 from scipy.special import log_ndtr, ndtr
 
 from uqtwin.errors import PhaseError, VolumeError
-from uqtwin.segment.mixture import MIN_WEIGHT, MixtureModel, _values
+from uqtwin.segment.mixture import MIN_WEIGHT, grey_values
 
 
 @dataclass(frozen=True)
@@ -123,17 +123,6 @@ class PartialVolumeMixture:
         return cls(tuple(data["means"]), tuple(data["sds"]), tuple(data["weights"]),
                    tuple(tuple(p) for p in data["pairs"]), tuple(data["pair_weights"]))
 
-    @classmethod
-    def from_mixture(cls, model: MixtureModel, *, pair_weight: float = 0.1,
-                     pairs: Sequence[tuple[int, int]] | None = None) -> PartialVolumeMixture:
-        """A starting point from a plain mixture: same means and sds, ``pair_weight`` of
-        the voxels moved (proportionally) into the mixed classes (default: first–last)."""
-        k = model.n_components
-        prs = tuple(pairs) if pairs is not None else (((0, k - 1),) if k > 1 else ())
-        share = pair_weight if prs else 0.0
-        w = np.asarray(model.weights) * (1.0 - share)
-        return cls(model.means, model.sds, tuple(w), prs, (share / max(len(prs), 1),) * len(prs))
-
 
 def _mixed_terms(g: np.ndarray, mu_a: float, mu_b: float, s: float):
     """log f_ab(g) and P(t > 1/2 | g) for one mixed class (g flat, float64)."""
@@ -186,13 +175,6 @@ def class_log_densities(values: np.ndarray, model: PartialVolumeMixture) -> np.n
     return out
 
 
-def log_likelihood(values: np.ndarray, model: PartialVolumeMixture) -> float:
-    """Total log-likelihood of grey values under the mixture, nats."""
-    lp = class_log_densities(values, model)
-    top = lp.max(axis=0)
-    return float(np.sum(top + np.log(np.sum(np.exp(lp - top), axis=0))))
-
-
 def pv_phase_posteriors(
     volume: xr.DataArray | np.ndarray,
     model: PartialVolumeMixture,
@@ -230,7 +212,7 @@ def pv_phase_posteriors(
             raise PhaseError(f"phase {name!r} is absent: expected fraction {f:.3g}")
     if chunk_voxels < 1:
         raise VolumeError(f"chunk_voxels must be >= 1, got {chunk_voxels!r}")
-    arr = _values(volume)
+    arr = grey_values(volume)
     flat = arr.reshape(-1)
     k = model.n_phases
     out = np.empty((k, flat.size), dtype=np.float32)

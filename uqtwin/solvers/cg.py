@@ -1,5 +1,10 @@
 """Preconditioned conjugate gradients on padded voxel arrays.
 
+Conjugate gradients (Hestenes & Stiefel, *J. Res. NBS* 49, 1952) with a symmetric
+positive definite preconditioner, restarted from the true residual when the float32
+recurrence stops tracking it (residual replacement, i.e. mixed-precision iterative
+refinement: van der Vorst & Ye, *SIAM J. Sci. Comput.* 22, 2000).
+
 Vectors are float32 (half the memory traffic of float64, and the operator is
 bandwidth bound); every inner product is accumulated in float64, which keeps the
 recurrences stable to the accuracy the physical stopping test asks for (about 1e-6
@@ -15,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from uqtwin.solvers.operators import cg_direction, cg_update, dot
+from uqtwin.solvers.vectors import cg_direction, cg_update, dot
 
 __all__ = ["CGResult", "pcg"]
 
@@ -106,8 +111,9 @@ def pcg(
 
     Examples
     --------
-    >>> from uqtwin.solvers.operators import apply_operator, face_conductances, padded_zeros
-    >>> from uqtwin.solvers.operators import dirichlet_rhs, residual
+    >>> from uqtwin.solvers.conductances import face_conductances
+    >>> from uqtwin.solvers.layout import padded_zeros
+    >>> from uqtwin.solvers.operators import apply_operator, dirichlet_rhs, residual
     >>> g = face_conductances(np.ones((4, 1, 1), np.float32), (1, 1, 1), 0)
     >>> b = dirichlet_rhs(g[0], 0, (4, 1, 1))
     >>> x = padded_zeros((4, 1, 1), np.float64)

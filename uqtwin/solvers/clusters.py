@@ -154,7 +154,7 @@ def isolated_clusters(labels: np.ndarray, m: int, g, periodic) -> tuple[np.ndarr
 
     Examples
     --------
-    >>> from uqtwin.solvers.operators import face_conductances
+    >>> from uqtwin.solvers.conductances import face_conductances
     >>> k = np.full((5, 1, 1), 0.01)
     >>> k[0] = k[2] = 100.0  # the first touches the driven face
     >>> labels, m = high_conductivity_clusters(k)

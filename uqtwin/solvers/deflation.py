@@ -56,15 +56,7 @@ uses) and joined across periodic sides with ``scipy.sparse.csgraph``
 lowered by a contact resistance do not split a cluster: its indicator is still a valid
 deflation vector, if a less effective one.
 
-Measured (``benchmarks/deflation.py``; 16 ensemble members of the demo electrode, 64³,
-binder 100 S/m in NMC 0.01 S/m, default tolerances, against the solver before this
-module): the six members on which plain multigrid CG needed 50-477 iterations per axis
-(70-2,340 clusters deflated) take 16-75, in 0.4-1.1 s instead of 0.8-6.6 s (1.5-8.6x);
-the ten on which it needed 8-27 (binder percolating, 70-430 small islands) take 8-21,
-in the same time (0.79-1.05x: the coarse space costs ~0.1 ms per iteration and ~15 ms
-per medium). The conductivity is within 1.7e-4 of the converged answer (mostly 1e-8 to
-6e-5) instead of 1.6e-3: without the coarse space CG meets its stopping test while
-island modes it has not yet found still carry the error.
+Its cost and effect are measured by ``benchmarks/deflation.py`` (``benchmarks/README.md``).
 
 Everything here is serial (numba kernels without ``prange`` or ``fastmath``, scipy's
 sparse assembly), summed in index order: the same bits for any number of threads.
@@ -276,7 +268,7 @@ def cluster_space(labels: np.ndarray, m: int, g, periodic=(False, False, False))
         Number of clusters.
     g : tuple of 3 ndarrays
         Face conductances ``(gz, gy, gx)`` of the operator, driven faces included
-        (:mod:`uqtwin.solvers.operators`).
+        (:mod:`uqtwin.solvers.conductances`).
     periodic : tuple of 3 bools
         Periodic axes of the operator.
 
@@ -287,7 +279,7 @@ def cluster_space(labels: np.ndarray, m: int, g, periodic=(False, False, False))
     Examples
     --------
     >>> from uqtwin.solvers.clusters import high_conductivity_clusters
-    >>> from uqtwin.solvers.operators import face_conductances
+    >>> from uqtwin.solvers.conductances import face_conductances
     >>> k = np.full((3, 1, 1), 0.01)
     >>> k[1] = 100.0
     >>> labels, m = high_conductivity_clusters(k, min_clusters=1)
@@ -336,7 +328,8 @@ class DeflatedPreconditioner:
     Examples
     --------
     >>> from uqtwin.solvers.clusters import high_conductivity_clusters
-    >>> from uqtwin.solvers.operators import face_conductances, padded_zeros
+    >>> from uqtwin.solvers.conductances import face_conductances
+    >>> from uqtwin.solvers.layout import padded_zeros
     >>> k = np.full((4, 1, 1), 0.01)
     >>> k[1:3] = 100.0
     >>> labels, m = high_conductivity_clusters(k, min_clusters=1)

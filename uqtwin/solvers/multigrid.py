@@ -2,7 +2,7 @@
 
 Coarsening merges 2 x 2 x 2 cells (an axis of one cell is not coarsened). A coarse face
 conductance is the sum of the fine face conductances that make up the coarse face divided
-by the coarsening ratio along its normal (:func:`~uqtwin.solvers.operators.coarsen_faces`):
+by the coarsening ratio along its normal (:func:`~uqtwin.solvers.transfer.coarsen_faces`):
 exact for a homogeneous medium, zero where every fine face is blocked (so solid regions
 stay decoupled on the coarse grids), and positive definite always. The transfer operators
 are piecewise constant (restriction = sum over children, prolongation = injection), the
@@ -13,37 +13,32 @@ problem gets two cycles per visit, the second starting from the first's result; 
 steps of a symmetric convergent iteration are again symmetric, so the W-cycle is as
 valid a preconditioner as the V-cycle. It costs ~25 % more per application and removes
 the smoothest error, which piecewise-constant transfers handle worst, far better (4-5
-CG iterations instead of 6-13 on 128³-256³ electrodes).
+CG iterations instead of 6-13 on 128³-256³ electrodes). Method: Trottenberg, Oosterlee &
+Schüller, *Multigrid* (Academic Press, 2001); multigrid as a preconditioner of CG:
+Tatebe, *Copper Mountain Conference on Multigrid Methods* (1993).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numba
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from uqtwin.solvers.operators import (
-    coarsen_faces,
-    fill_ghosts,
-    outer_face_layers,
-    padded_zeros,
-    prolong_add,
-    rbgs_pair,
-    rbgs_sweep,
-    residual_restrict,
-)
+from uqtwin.solvers.layout import fill_ghosts, outer_face_layers, padded_zeros
+from uqtwin.solvers.smoothers import rbgs_pair, rbgs_sweep
+from uqtwin.solvers.transfer import coarsen_faces, prolong_add, residual_restrict
 
 __all__ = [
     "Level",
     "MultigridPreconditioner",
     "build_hierarchy",
     "coarsen_levels",
-    "redrive_levels",
-    "restore_levels",
+    "drive_levels",
+    "sparse_operator",
 ]
 
 # z-blocks of the fused smoother: a few per thread (2 boundary planes each are redone)
@@ -69,8 +64,18 @@ def _coarse_shape(shape):
     return tuple((n + r - 1) // r for n, r in zip(shape, ratios, strict=True)), ratios
 
 
-def _sparse_matrix(gz, gy, gx, periodic) -> sp.csc_matrix:
-    """Assemble the (small, coarsest) operator as a sparse matrix in float64."""
+def sparse_operator(gz, gy, gx, periodic) -> sp.csc_matrix:
+    """Assemble the 7-point operator of face conductances ``gz, gy, gx`` as a sparse
+    matrix in float64 (for the small coarsest grid); cells outside the solve get
+    identity rows, as in :func:`~uqtwin.solvers.operators.apply_operator`.
+
+    Examples
+    --------
+    >>> from uqtwin.solvers.conductances import face_conductances
+    >>> g = face_conductances(np.ones((2, 1, 1)), (1, 1, 1), 0)
+    >>> sparse_operator(*g, (False, False, False)).toarray().tolist()
+    [[3.0, -1.0], [-1.0, 3.0]]
+    """
     nz, ny, nx = gz.shape[0] - 1, gy.shape[1] - 1, gx.shape[2] - 1
     n = nz * ny * nx
     idx = np.arange(n).reshape(nz, ny, nx)
@@ -108,7 +113,7 @@ def coarsen_levels(gz, gy, gx, *, coarsest_size: int = 512) -> tuple[Level, ...]
     """The grids from the fine face conductances down to ``coarsest_size`` cells.
 
     The finest level holds the caller's arrays (not copied); each coarser one its own
-    conductances (:func:`~uqtwin.solvers.operators.coarsen_faces`) and work arrays.
+    conductances (:func:`~uqtwin.solvers.transfer.coarsen_faces`) and work arrays.
     """
     shape = (gz.shape[0] - 1, gy.shape[1] - 1, gx.shape[2] - 1)
     levels = []
@@ -134,31 +139,40 @@ def coarsen_levels(gz, gy, gx, *, coarsest_size: int = 512) -> tuple[Level, ...]
     return tuple(levels)
 
 
-def redrive_levels(levels: Sequence[Level], axis: int) -> list:
-    """Re-derive the two outer face layers normal to ``axis`` on every coarse level.
+def drive_levels(levels: Sequence[Level], g_axis: np.ndarray, axis: int) -> tuple[Level, ...]:
+    """The grids of ``levels`` with the finest faces normal to ``axis`` replaced by ``g_axis``.
 
-    After the finest level's outer faces along ``axis`` were changed (a driven axis
-    gets fixed-value faces), the coarse levels' are coarsened again from them, exactly
-    as :func:`coarsen_levels` would (same kernel, same sums): one hierarchy serves the
-    solves along all three axes. Returns what was replaced, for :func:`restore_levels`.
+    ``g_axis`` differs from the finest level's conductances along ``axis`` only in its
+    two outer face layers (a driven axis gets fixed-value faces,
+    :func:`~uqtwin.solvers.conductances.drive_faces`). Each coarse level gets a new array
+    along ``axis`` whose outer layers are coarsened again from the finer one, exactly as
+    :func:`coarsen_levels` would (same kernel, same sums), so one hierarchy serves the
+    solves along all three axes. ``levels`` is not modified: the new levels share its
+    other conductances and its work arrays.
+
+    Parameters
+    ----------
+    levels : sequence of Level
+        Grids from :func:`coarsen_levels`, finest first.
+    g_axis : ndarray
+        New finest face conductances normal to ``axis``.
+    axis : int
+        The axis whose outer faces changed.
+
+    Returns
+    -------
+    tuple of Level
     """
-    saved = []
+    name = ("gz", "gy", "gx")[axis]
+    out = [replace(levels[0], **{name: g_axis})]
     for fine, coarse in zip(levels[:-1], levels[1:], strict=True):
-        g_f = (fine.gz, fine.gy, fine.gx)[axis]
-        g_c = (coarse.gz, coarse.gy, coarse.gx)[axis]
-        pairs = list(zip(outer_face_layers(g_f, axis), outer_face_layers(g_c, axis), strict=True))
-        saved.append(tuple(c.copy() for _, c in pairs))
-        for f, c in pairs:
+        g_f = getattr(out[-1], name)
+        g_c = getattr(coarse, name).copy()
+        for f, c in zip(outer_face_layers(g_f, axis), outer_face_layers(g_c, axis),
+                        strict=True):
             coarsen_faces(f, axis, *fine.ratios, c)
-    return saved
-
-
-def restore_levels(levels: Sequence[Level], axis: int, saved: list) -> None:
-    """Undo :func:`redrive_levels`."""
-    for coarse, layers in zip(levels[1:], saved, strict=True):
-        g_c = (coarse.gz, coarse.gy, coarse.gx)[axis]
-        for view, layer in zip(outer_face_layers(g_c, axis), layers, strict=True):
-            view[...] = layer
+        out.append(replace(coarse, **{name: g_c}))
+    return tuple(out)
 
 
 def build_hierarchy(gz, gy, gx, *, periodic=(False, False, False), coarsest_size: int = 512,
@@ -169,7 +183,7 @@ def build_hierarchy(gz, gy, gx, *, periodic=(False, False, False), coarsest_size
     Parameters
     ----------
     gz, gy, gx : ndarray of float32
-        Fine face conductances (see :mod:`uqtwin.solvers.operators`).
+        Fine face conductances (see :mod:`uqtwin.solvers.conductances`).
     periodic : tuple of 3 bools
         Periodic axes (their ghosts are refreshed during smoothing).
     coarsest_size : int
@@ -189,7 +203,7 @@ def build_hierarchy(gz, gy, gx, *, periodic=(False, False, False), coarsest_size
         factorisation.
     levels : sequence of Level, optional
         The grids, already coarsened from ``gz, gy, gx`` (:func:`coarsen_levels`, and
-        :func:`redrive_levels` after a change of the outer faces).
+        :func:`drive_levels` after a change of the outer faces).
 
     Returns
     -------
@@ -201,7 +215,7 @@ def build_hierarchy(gz, gy, gx, *, periodic=(False, False, False), coarsest_size
     if coarse_lu is not None and tuple(coarse_lu.shape) == (int(np.prod(top.shape)),) * 2:
         lu, mat = coarse_lu, None
     else:
-        mat = _sparse_matrix(top.gz, top.gy, top.gx, periodic)
+        mat = sparse_operator(top.gz, top.gy, top.gx, periodic)
         lu = spla.splu(mat)
     return MultigridPreconditioner(tuple(levels), lu, tuple(bool(p) for p in periodic), sweeps,
                                    mat, coarse_sweeps, cycle_index)

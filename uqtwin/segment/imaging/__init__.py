@@ -222,9 +222,7 @@ Accuracy on 32³, the calibration study's size (``benchmarks/imaging.py --size 3
   often is not significant. Before, every measured drift of 0.005 or more was divided
   out, spurious ones of up to 0.06 on these phantoms included.
 
-Cost on one core of a shared 2-core machine: 0.2-0.4 s for a 32³ volume by the edges,
-0.3-0.8 s where the model-based sigma is needed, 0.3-0.5 s for a 64³ volume, 1.6-3 s
-for 256³.
+Cost: a fraction of a second for 32-64³ (timings in benchmarks/README.md).
 
 Modules
 -------

@@ -12,32 +12,72 @@ AXES = ("z", "y", "x")
 #: Smallest extent along any axis (voxels) that the estimates need.
 MIN_SIZE = 16
 #: Width of the light smoothing that finds edges, normals and the labelling (voxels).
-_SMOOTH = 1.0
+SMOOTH = 1.0
 #: Relaxed plateau distances (in sigma, plus 1 voxel) tried in turn for an axis with
 #: fewer than ``min_edges`` profiles under the standard rule; the plateau is then two
 #: voxels long and ends the window (see
 #: :func:`uqtwin.segment.imaging.edges.edge_windows`).
-_RELAXED_PLATEAUS = (2.0, 1.5)
+RELAXED_PLATEAUS = (2.0, 1.5)
 #: A phase counts as present when it labels at least this fraction of the volume.
-_MIN_PHASE_FRACTION = 0.005
+MIN_PHASE_FRACTION = 0.005
 #: Groups of the delete-a-group jackknife of the PSF.
-_JACKKNIFE_GROUPS = 10
+JACKKNIFE_GROUPS = 10
 #: Fewest 2x2x2 blocks per phase for its noise variance.
-_MIN_BLOCKS = 500
+MIN_BLOCKS = 500
 
 
-def _nearest_labels(smooth: np.ndarray, mu: np.ndarray) -> np.ndarray:
-    """Index of the nearest phase mean of every voxel (thresholds at the mid-points)."""
+def nearest_labels(smooth: np.ndarray, mu: np.ndarray) -> np.ndarray:
+    """Index of the nearest phase mean of every voxel (thresholds at the mid-points).
+
+    Parameters
+    ----------
+    smooth : ndarray of float, shape (nz, ny, nx)
+        The (smoothed) grey volume.
+    mu : ndarray of float, shape (n_phases,)
+        The phase means, increasing (at most 256 phases).
+
+    Returns
+    -------
+    ndarray of uint8
+        For every voxel, the number of mid-points between consecutive means that its value
+        exceeds, i.e. the index of the nearest mean.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from uqtwin.segment.imaging._common import nearest_labels
+    >>> nearest_labels(np.array([[[0.1, 0.6, 2.5]]]), np.array([0.0, 1.0, 3.0])).tolist()
+    [[[0, 1, 2]]]
+    """
     labels = np.zeros(smooth.shape, dtype=np.uint8)
     for t in 0.5 * (mu[1:] + mu[:-1]):
         labels += smooth > t
     return labels
 
 
-def _present_phases(labels: np.ndarray, mu: np.ndarray) -> np.ndarray:
-    """Indices of the phases that label enough of the volume; VolumeError if under two."""
+def present_phases(labels: np.ndarray, mu: np.ndarray) -> np.ndarray:
+    """Indices of the phases that label enough of the volume; VolumeError if under two.
+
+    Parameters
+    ----------
+    labels : ndarray of int, shape (nz, ny, nx)
+        Phase index of every voxel (:func:`nearest_labels`).
+    mu : ndarray of float, shape (n_phases,)
+        The phase means (their number sets the phases; their values go in the message).
+
+    Returns
+    -------
+    ndarray of int
+        Indices of the phases labelling at least ``MIN_PHASE_FRACTION`` (0.5 %) of the
+        voxels, increasing.
+
+    Raises
+    ------
+    VolumeError
+        If fewer than two phases are present: edges and the noise model need two.
+    """
     frac = np.bincount(labels.ravel(), minlength=mu.size) / labels.size
-    present = np.flatnonzero(frac >= _MIN_PHASE_FRACTION)
+    present = np.flatnonzero(frac >= MIN_PHASE_FRACTION)
     if present.size < 2:
         shares = ", ".join(f"{m:g}: {f:.3f}" for m, f in zip(mu, frac, strict=True))
         raise VolumeError(
@@ -48,7 +88,7 @@ def _present_phases(labels: np.ndarray, mu: np.ndarray) -> np.ndarray:
     return present
 
 
-def _interior(labels: np.ndarray, depth: int) -> np.ndarray:
+def interior_mask(labels: np.ndarray, depth: int) -> np.ndarray:
     """Voxels whose cube of half-width ``depth`` holds one label only (any phase).
 
     ``labels == k`` and this mask are the voxels at least ``depth`` voxels (cube
@@ -59,7 +99,7 @@ def _interior(labels: np.ndarray, depth: int) -> np.ndarray:
             == ndimage.maximum_filter(labels, size=size, mode="nearest"))
 
 
-def _window(n: int, size: int, margin: int) -> tuple[slice, slice]:
+def central_window(n: int, size: int, margin: int) -> tuple[slice, slice]:
     """Central window of at most ``size`` of ``n`` voxels, with up to ``margin`` around.
 
     Returns the outer slice (window plus margin, within ``0 .. n``) and the window's
@@ -71,22 +111,78 @@ def _window(n: int, size: int, margin: int) -> tuple[slice, slice]:
     return slice(lo, hi), slice(start - lo, start - lo + width)
 
 
-def _gradient_magnitude(smooth: np.ndarray) -> np.ndarray:
-    """Length of the central-difference gradient (grey units per voxel)."""
+def gradient_magnitude(smooth: np.ndarray) -> np.ndarray:
+    """Length of the central-difference gradient (grey units per voxel).
+
+    Parameters
+    ----------
+    smooth : ndarray of float, 3-D
+        The (smoothed) grey volume; every axis needs at least 2 voxels.
+
+    Returns
+    -------
+    ndarray, same shape and dtype
+        ``sqrt(sum of squared np.gradient components)``; one-sided differences at the box
+        sides, spacing taken as 1 voxel on every axis.
+    """
     out = np.zeros_like(smooth)
     for g in np.gradient(smooth):
         out += g * g
     return np.sqrt(out, out=out)
 
 
-def _drift_factor(nz: int, drift: float) -> np.ndarray:
-    """``1 + drift * (k / (nz - 1) - 1/2)`` for slices ``k = 0 .. nz - 1``."""
+def drift_factor(nz: int, drift: float) -> np.ndarray:
+    """``1 + drift * (k / (nz - 1) - 1/2)`` for slices ``k = 0 .. nz - 1``.
+
+    A linear brightness ramp through the stack, centred so the mean slice is unchanged.
+
+    Parameters
+    ----------
+    nz : int
+        Number of slices (>= 1).
+    drift : float
+        Relative change of brightness from the first to the last slice.
+
+    Returns
+    -------
+    ndarray of float, shape (nz,)
+        The factor per slice; all 1 for a single slice.
+
+    Examples
+    --------
+    >>> from uqtwin.segment.imaging._common import drift_factor
+    >>> drift_factor(3, 0.2).tolist()
+    [0.9, 1.0, 1.1]
+    """
     ramp = np.linspace(-0.5, 0.5, nz) if nz > 1 else np.zeros(1)
     return 1.0 + drift * ramp
 
 
-def _kernel(sigma: float) -> tuple[np.ndarray, np.ndarray]:
-    """Offsets and weights of the sampled Gaussian of scipy.ndimage (truncate = 4)."""
+def gaussian_kernel(sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """Offsets and weights of the sampled Gaussian of scipy.ndimage (truncate = 4).
+
+    The same kernel :func:`scipy.ndimage.gaussian_filter` uses, so that a blur model built
+    from it matches the filter exactly.
+
+    Parameters
+    ----------
+    sigma : float
+        Standard deviation, voxels (> 0).
+
+    Returns
+    -------
+    offsets : ndarray of float
+        ``-radius .. radius`` with ``radius = max(1, int(4 * sigma + 0.5))``.
+    weights : ndarray of float
+        The Gaussian sampled at the offsets, normalised to sum 1.
+
+    Examples
+    --------
+    >>> from uqtwin.segment.imaging._common import gaussian_kernel
+    >>> m, w = gaussian_kernel(0.5)
+    >>> m.tolist(), round(float(w.sum()), 12)
+    ([-2.0, -1.0, 0.0, 1.0, 2.0], 1.0)
+    """
     radius = max(1, int(4.0 * sigma + 0.5))
     m = np.arange(-radius, radius + 1, dtype=float)
     w = np.exp(-0.5 * (m / sigma) ** 2)

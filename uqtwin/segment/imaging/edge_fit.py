@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize
 
-from uqtwin.segment.imaging._common import _JACKKNIFE_GROUPS, _SMOOTH, _kernel
+from uqtwin.segment.imaging._common import JACKKNIFE_GROUPS, SMOOTH, gaussian_kernel
 from uqtwin.segment.imaging.edges import EdgeProfiles
 
 __all__ = ["axis_fit"]
@@ -29,15 +29,15 @@ def _esf(x: np.ndarray, sigma: float) -> np.ndarray:
     (exact for a voxelised edge blurred by :func:`scipy.ndimage.gaussian_filter`);
     between them it interpolates linearly; for sigma >~ 1 it equals the erf.
     """
-    m, w = _kernel(sigma)
+    m, w = gaussian_kernel(sigma)
     return np.clip(x[:, None] - m[None, :] + 0.5, 0.0, 1.0) @ w
 
 
 def _noise_gains() -> np.ndarray:
     """Noise variance of the finite differences behind ``h_p, h_pp, h_pq`` in
     :func:`edge_profiles`, per unit voxel variance of white noise, after the
-    ``_SMOOTH`` Gaussian as scipy samples it."""
-    _, k = _kernel(_SMOOTH)
+    ``SMOOTH`` Gaussian as scipy samples it."""
+    _, k = gaussian_kernel(SMOOTH)
 
     def norm2(*ops: list[float]) -> float:
         out = 1.0
@@ -169,7 +169,7 @@ def axis_fit(prof: EdgeProfiles, sigma: np.ndarray, axis: int, lo: float, hi: fl
     ``sigma`` holds the current PSF of all axes; the other two set the spread of edge
     positions (see :func:`_shift_histograms`).
     """
-    groups = _JACKKNIFE_GROUPS if jackknife else 1
+    groups = JACKKNIFE_GROUPS if jackknife else 1
     cnt, sy, x_off = _binned(prof.x, prof.y, groups)
     sig_pq = sigma[[i for i in range(3) if i != axis]]
     limit = float(np.abs(prof.x).max()) + 2.0  # beyond: all dark or all bright

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from uqtwin.segment.imaging._common import _RELAXED_PLATEAUS
+from uqtwin.segment.imaging._common import RELAXED_PLATEAUS
 
 __all__ = ["EdgeProfiles", "edge_profiles", "edge_windows", "ring_mean"]
 
@@ -42,7 +42,21 @@ class EdgeProfiles:
 
 
 def ring_mean(arr: np.ndarray, axis: int) -> np.ndarray:
-    """Mean of the 8 neighbours in the plane normal to ``axis`` (not the voxel itself)."""
+    """Mean of the 8 neighbours in the plane normal to ``axis`` (not the voxel itself).
+
+    Parameters
+    ----------
+    arr : ndarray of float, 3-D
+        The volume.
+    axis : int
+        0, 1 or 2 (z, y, x): the neighbours are taken in the plane normal to it.
+
+    Returns
+    -------
+    ndarray, same shape
+        The mean of the 3 × 3 in-plane neighbourhood without its centre; the box sides are
+        extended by their nearest value (``mode="nearest"``).
+    """
     shape = [3, 3, 3]
     shape[axis] = 1
     k = np.ones(shape)
@@ -137,7 +151,7 @@ def edge_windows(sigma: float, n: int, level: int) -> tuple[int, int]:
 
     Level 0 is the standard rule (plateaus from ``2.5 sigma + 1`` to the window's end at
     ``3 sigma + 1``); level ``k >= 1`` the ``k``-th relaxed rule of
-    ``_RELAXED_PLATEAUS``: plateaus from ``k_sigma * sigma + 1`` over two voxels, the
+    ``RELAXED_PLATEAUS``: plateaus from ``k_sigma * sigma + 1`` over two voxels, the
     window ending there (small volumes hold few particles wide enough for the standard
     rule at sigma >= 1.5). Both are clipped to the volume.
     """
@@ -145,7 +159,7 @@ def edge_windows(sigma: float, n: int, level: int) -> tuple[int, int]:
         plateau = math.ceil(_PLATEAU_SIGMAS * sigma) + 1
         half = max(plateau, math.ceil(3.0 * sigma) + 1)
     else:
-        plateau = math.ceil(_RELAXED_PLATEAUS[level - 1] * sigma) + 1
+        plateau = math.ceil(RELAXED_PLATEAUS[level - 1] * sigma) + 1
         half = plateau + 1
     half = min(half, (n - 4) // 2)
     return half, min(plateau, half)

@@ -13,14 +13,14 @@ from scipy import ndimage
 
 from uqtwin.errors import VolumeError
 from uqtwin.segment.imaging._common import (
-    _SMOOTH,
     AXES,
     MIN_SIZE,
-    _drift_factor,
-    _gradient_magnitude,
-    _nearest_labels,
-    _present_phases,
-    _window,
+    SMOOTH,
+    central_window,
+    drift_factor,
+    gradient_magnitude,
+    nearest_labels,
+    present_phases,
 )
 from uqtwin.segment.imaging.conditions import ImagingConditions
 from uqtwin.segment.imaging.drift import fit_drift
@@ -108,14 +108,14 @@ def estimate_imaging(
     # Large volumes: the drift is measured on every slice of the central (y, x) block,
     # the PSF and the noise on the central block (both are taken as uniform). The
     # block is smoothed with a margin so that its borders see their true neighbours.
-    (yo, yi), (xo, xi) = (_window(n, _BLOCK, margin=4) for n in raw.shape[1:])
+    (yo, yi), (xo, xi) = (central_window(n, _BLOCK, margin=4) for n in raw.shape[1:])
     region = raw[:, yo, xo]
-    smooth = ndimage.gaussian_filter(region, _SMOOTH, mode="nearest")[:, yi, xi]
+    smooth = ndimage.gaussian_filter(region, SMOOTH, mode="nearest")[:, yi, xi]
     region = region[:, yi, xi]
-    mu = mu[_present_phases(_nearest_labels(smooth, mu), mu)]
+    mu = mu[present_phases(nearest_labels(smooth, mu), mu)]
     # Drift moves the grey levels along z and so which voxels the labelling finds deep
     # inside a phase; passes on the drift-corrected labelling remove that selection bias.
-    slope = _gradient_magnitude(smooth)
+    slope = gradient_magnitude(smooth)
     drift, drift_se, drift_notes = 0.0, math.inf, []
     for k in range(_DRIFT_PASSES):
         drift, drift_se, drift_notes = fit_drift(region, smooth, slope, mu, drift,
@@ -123,10 +123,10 @@ def estimate_imaging(
     notes += drift_notes
     del slope
 
-    zb = _window(raw.shape[0], _BLOCK, margin=0)[0]
-    ramp = _drift_factor(raw.shape[0], drift).astype(raw.dtype)[zb, None, None]
+    zb = central_window(raw.shape[0], _BLOCK, margin=0)[0]
+    ramp = drift_factor(raw.shape[0], drift).astype(raw.dtype)[zb, None, None]
     block, smooth = region[zb], smooth[zb] / ramp
-    labels = _nearest_labels(smooth, mu)
+    labels = nearest_labels(smooth, mu)
     gain, read, noise_notes = noise_model(block, labels, len(mu))
     mid_var = gain * 0.5 * (mu[0] + mu[-1]) + read**2
     flat = block / ramp

@@ -8,7 +8,7 @@ import math
 import numpy as np
 from scipy import ndimage
 
-from uqtwin.segment.imaging._common import _kernel, _nearest_labels, _window
+from uqtwin.segment.imaging._common import central_window, gaussian_kernel, nearest_labels
 
 __all__ = ["model_based_psf"]
 
@@ -60,8 +60,8 @@ def _fit_labels(y: np.ndarray, start: np.ndarray, mu: np.ndarray, sigma: np.ndar
     f = start.astype(np.float64)
     for _ in range(_MB_LANDWEBER):
         f = np.clip(f + _blur(y - _blur(f, sigma), sigma), mu[0], mu[-1])
-    labels = _nearest_labels(f, mu)
-    energy = float(np.prod([np.sum(_kernel(s)[1] ** 2) for s in sigma]))
+    labels = nearest_labels(f, mu)
+    energy = float(np.prod([np.sum(gaussian_kernel(s)[1] ** 2) for s in sigma]))
     for _ in range(_MB_ICM):
         c = _blur(y - _blur(mu[labels], sigma), sigma)
         counts = [_neighbour_counts(labels, k) for k in range(len(mu))]
@@ -99,7 +99,7 @@ def model_based_psf(flat: np.ndarray, smooth: np.ndarray, mu: np.ndarray, gain: 
     (the jackknife alone misses the labelling's own errors). None when the minimum lies
     at an end of the grid.
     """
-    sl = tuple(_window(n, _MB_BLOCK, 0)[0] for n in flat.shape)
+    sl = tuple(central_window(n, _MB_BLOCK, 0)[0] for n in flat.shape)
     y = flat[sl].astype(np.float64)
     grey = smooth[sl].astype(np.float64)
     contrast = float(mu[-1] - mu[0])

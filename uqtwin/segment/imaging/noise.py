@@ -8,7 +8,7 @@ import math
 import numpy as np
 from scipy import optimize
 
-from uqtwin.segment.imaging._common import _MIN_BLOCKS, _interior
+from uqtwin.segment.imaging._common import MIN_BLOCKS, interior_mask
 
 __all__ = ["noise_model"]
 
@@ -21,7 +21,32 @@ _CORRELATED = 2.0
 
 def noise_model(raw: np.ndarray, labels: np.ndarray,
                  n_phases: int) -> tuple[float, float, list[str]]:
-    """``var = gain * grey + read^2`` from mixed differences deep inside each phase."""
+    """``var = gain * grey + read^2`` from mixed differences deep inside each phase.
+
+    Noise variances are measured in blocks well inside each phase (so that edges and blur do
+    not count as noise) and fitted, weighted and non-negative, against the blocks' mean grey.
+
+    Parameters
+    ----------
+    raw : ndarray of float, shape (nz, ny, nx)
+        The grey volume as scanned (not denoised).
+    labels : ndarray of int, same shape
+        Phase index of every voxel (e.g. nearest phase mean).
+    n_phases : int
+        Number of phases.
+
+    Returns
+    -------
+    gain : float
+        Photon gain, grey units per photon (variance per grey unit); 0 when no
+        signal-dependent noise is detectable (not significant at 2 standard errors, or only
+        one phase measurable), i.e. photons = inf.
+    read_noise : float
+        Signal-independent noise sd, grey units (0 if no phase has enough deep voxels).
+    notes : list of str
+        What was assumed or found doubtful (shallow blocks used, correlated noise, photon
+        noise not detectable, ...).
+    """
     notes: list[str] = []
     rows = _phase_variances(raw, labels, n_phases, _NOISE_DEPTH)
     if len(rows) < 2 <= n_phases:
@@ -29,7 +54,7 @@ def noise_model(raw: np.ndarray, labels: np.ndarray,
         # trends; only very sharp oblique edges (sigma < 1) leak into them.
         shallow = _phase_variances(raw, labels, n_phases, 1)
         if len(shallow) > len(rows):
-            notes.append(f"noise: fewer than two phases have {_MIN_BLOCKS} blocks "
+            notes.append(f"noise: fewer than two phases have {MIN_BLOCKS} blocks "
                          f"{_NOISE_DEPTH} voxels inside; used blocks 1 voxel inside")
             rows = shallow
     if not rows:
@@ -79,12 +104,12 @@ def _phase_variances(raw: np.ndarray, labels: np.ndarray, n_phases: int,
                 slice(c, c + raw.shape[2] - 1)) for a in (0, 1) for b in (0, 1) for c in (0, 1)]
     block_grey = sum(raw[sl] for sl in corners) / 8.0
     rows = []
-    interior = _interior(labels, depth)
+    interior = interior_mask(labels, depth)
     for k in range(n_phases):
         deep = interior & (labels == k)
         inside = np.logical_and.reduce([deep[sl] for sl in corners])
         count = int(inside.sum())
-        if count >= _MIN_BLOCKS:
+        if count >= MIN_BLOCKS:
             d = mixed[inside].astype(np.float64)
             var = float(np.mean(d * d)) / 8.0
             # Plain neighbour difference along x in the same blocks: for white noise

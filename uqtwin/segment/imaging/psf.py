@@ -10,10 +10,10 @@ import warnings
 import numpy as np
 
 from uqtwin.segment.imaging._common import (
-    _JACKKNIFE_GROUPS,
-    _RELAXED_PLATEAUS,
     AXES,
-    _interior,
+    JACKKNIFE_GROUPS,
+    RELAXED_PLATEAUS,
+    interior_mask,
 )
 from uqtwin.segment.imaging.conditions import ImagingWarning
 from uqtwin.segment.imaging.edge_fit import axis_fit
@@ -46,7 +46,7 @@ def measure_psf(flat: np.ndarray, smooth: np.ndarray, mu: np.ndarray, labels: np
     # Plateau levels: smoothed grey deep inside the darkest and brightest phases (the
     # mixture means can be pulled by partial-volume voxels).
     levels = []
-    interior = _interior(labels, 2)
+    interior = interior_mask(labels, 2)
     for k in (0, len(mu) - 1):
         deep = interior & (labels == k)
         levels.append(float(smooth[deep].mean(dtype=np.float64)) if deep.sum() >= 20
@@ -61,7 +61,7 @@ def measure_psf(flat: np.ndarray, smooth: np.ndarray, mu: np.ndarray, labels: np
     few = max(1, math.ceil(_FEW_EDGES * min_edges))
 
     sigma = np.full(3, float(default_psf))
-    g = _JACKKNIFE_GROUPS
+    g = JACKKNIFE_GROUPS
     reps = np.tile(sigma, (g, 1))
     used = [0, 0, 0]
     for final in (False,) * (_PSF_PASSES - 1) + (True,):
@@ -70,7 +70,7 @@ def measure_psf(flat: np.ndarray, smooth: np.ndarray, mu: np.ndarray, labels: np
             # The standard rule first; relaxed rules only for an axis short of edges,
             # so that volumes with enough clean edges are measured as before.
             best = None
-            for level in range(1 + len(_RELAXED_PLATEAUS)):
+            for level in range(1 + len(RELAXED_PLATEAUS)):
                 half, plateau = edge_windows(sigma[a], flat.shape[a], level)
                 prof = edge_profiles(flat, smooth, rings[a], a, lo, hi, half, plateau)
                 if best is None or len(prof) > len(best[0]):
@@ -98,7 +98,7 @@ def measure_psf(flat: np.ndarray, smooth: np.ndarray, mu: np.ndarray, labels: np
     how = ["", "", ""]
     for a in range(3):
         rule = ("" if used[a] == 0 else
-                f" with plateaus from {_RELAXED_PLATEAUS[used[a] - 1]:g} sigma + 1 "
+                f" with plateaus from {RELAXED_PLATEAUS[used[a] - 1]:g} sigma + 1 "
                 "(relaxed: too few for 2.5 sigma + 1)")
         if counts[a] >= min_edges:
             how[a] = "edges"

@@ -91,7 +91,27 @@ def neighbour_sum(q: np.ndarray) -> np.ndarray:
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
-    """Normalised ``exp`` over axis 0, stabilised by the per-voxel maximum."""
+    """Normalised ``exp`` over axis 0, stabilised by the per-voxel maximum.
+
+    Parameters
+    ----------
+    logits : ndarray of float, shape (n_phases, ...)
+        Unnormalised log-probabilities, phase first.
+
+    Returns
+    -------
+    ndarray
+        Probabilities of the same shape, summing to 1 over axis 0. Subtracting the maximum
+        first keeps ``exp`` from overflowing without changing the result.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from uqtwin.sample.mrf import softmax
+    >>> softmax(np.array([[0.0, 1000.0], [0.0, 1000.0]]))
+    array([[0.5, 0.5],
+           [0.5, 0.5]])
+    """
     z = np.exp(logits - logits.max(axis=0, keepdims=True))
     z /= z.sum(axis=0, keepdims=True)
     return z

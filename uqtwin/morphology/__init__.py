@@ -1,0 +1,86 @@
+"""Geometry of voxel masks as plain functions of arrays: the pure-array layer of uqtwin.
+
+What :mod:`uqtwin.solvers` is for transport, this package is for geometry: every function
+takes a mask (or labels) and the voxel ``spacing`` and returns arrays or floats in the
+spacing's length unit; nothing here knows about phases, materials or samples. The
+quantities of :mod:`uqtwin.quantities` are thin wrappers around these functions.
+
+==============================  ==========================================================
+:func:`surface_area`            boundary area of a mask, box sides excluded
+:func:`boundary_mesh`           smoothed marching-cubes surface of a mask
+:func:`local_thickness`         diameter of the largest inscribed ball covering each voxel
+:func:`intrusion_size`          ball diameter at which fluid from a face reaches each voxel
+:func:`particle_labels`         watershed split of a mask into particles
+:func:`particle_table`          per-particle volume, diameter, area, sphericity
+:func:`connected_components`    clusters under the dual pore/solid connectivity
+==============================  ==========================================================
+
+One idea per module: :mod:`~uqtwin.morphology.marching` (marching cubes),
+:mod:`~uqtwin.morphology.smoothing` (constrained Taubin smoothing),
+:mod:`~uqtwin.morphology.mesh` (the boundary mesh), :mod:`~uqtwin.morphology.areas`
+(clipping to the box and areas), :mod:`~uqtwin.morphology.distance` (exact EDTs),
+:mod:`~uqtwin.morphology.thickness` (local thickness), :mod:`~uqtwin.morphology.intrusion`
+(intrusion size), :mod:`~uqtwin.morphology.unionfind`, :mod:`~uqtwin.morphology.particles`
+(particle segmentation), :mod:`~uqtwin.morphology.bins` (the shared size bins) and
+:mod:`~uqtwin.morphology.components` (connected components).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from uqtwin.morphology.areas import mesh_area, surface_area, triangle_areas
+    from uqtwin.morphology.bins import default_bins
+    from uqtwin.morphology.components import CONNECTIVITY, connected_components, percolates
+    from uqtwin.morphology.intrusion import intrusion_size
+    from uqtwin.morphology.mesh import Mesh, boundary_mesh
+    from uqtwin.morphology.particles import particle_labels, particle_table
+    from uqtwin.morphology.thickness import local_thickness
+
+#: Public name -> module that defines it. Loaded on first use (as scikit-image's
+#: lazy_loader does), so that labelling clusters does not import numba or the meshing.
+_EXPORTS = {
+    "CONNECTIVITY": "components",
+    "Mesh": "mesh",
+    "boundary_mesh": "mesh",
+    "connected_components": "components",
+    "default_bins": "bins",
+    "intrusion_size": "intrusion",
+    "local_thickness": "thickness",
+    "mesh_area": "areas",
+    "particle_labels": "particles",
+    "particle_table": "particles",
+    "percolates": "components",
+    "surface_area": "areas",
+    "triangle_areas": "areas",
+}
+
+__all__ = [
+    "CONNECTIVITY",
+    "Mesh",
+    "boundary_mesh",
+    "connected_components",
+    "default_bins",
+    "intrusion_size",
+    "local_thickness",
+    "mesh_area",
+    "particle_labels",
+    "particle_table",
+    "percolates",
+    "surface_area",
+    "triangle_areas",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
