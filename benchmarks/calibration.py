@@ -91,8 +91,9 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from uqtwin.engine.pipeline import MIN_DRIFT  # noqa: E402
+from uqtwin.engine.stages import MIN_DRIFT  # noqa: E402
 from uqtwin.microstructure import Microstructure  # noqa: E402
+from uqtwin.morphology import local_thickness  # noqa: E402
 from uqtwin.phantoms import (  # noqa: E402
     PHASES,
     binder_bridges,
@@ -102,7 +103,6 @@ from uqtwin.phantoms import (  # noqa: E402
     nanoporous_binder,
     spheres_with_binder,
 )
-from uqtwin.quantities.pore_size import local_thickness  # noqa: E402
 from uqtwin.quantities.surface_area import specific_surface_area  # noqa: E402
 from uqtwin.quantities.transport import tortuosity_factor  # noqa: E402
 from uqtwin.results.calibrate import fit_term  # noqa: E402
