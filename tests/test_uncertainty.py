@@ -390,6 +390,7 @@ def test_share_prior_fit_and_option_validation():
                                .correlation_length, [3.2, 2.0, 2.0])
 
 
+@pytest.mark.slow
 def test_bayesian_fit_ignores_the_process_wide_jax_precision(sharp, sharp_posterior):
     """Importing PyBaMM turns jax_enable_x64 on for the whole process; the fit must not move."""
     import jax
