@@ -47,7 +47,7 @@ def test_measuring_imports_no_segmentation():
     # Measuring a segmented volume needs neither segmentation (scikit-learn) nor JAX.
     # (Not dask: xarray itself imports part of it when it merges Datasets.)
     code = ("import sys, numpy as np, uqtwin; lab = np.zeros((8, 8, 8), np.uint8); "
-            "lab[:, :, 4:] = 1; uqtwin.measure(lab, ['pore', 'active'], spacing=1.0, "
+            "lab[:, :, 4:] = 1; uqtwin.measure(lab, 1, spacing=1.0, "
             "quantities=['volume_fraction', 'specific_surface_area']); "
             "print(sorted({'sklearn', 'jax', 'numpyro', 'matplotlib', 'distributed'} & "
             "{m.split('.')[0] for m in sys.modules}), 'uqtwin.segment' in sys.modules)")
@@ -82,8 +82,8 @@ def test_measure_matches_the_cli_measurement_per_phase(tmp_path):
 
     lab = _labels()
     names = ["volume_fraction", "specific_surface_area", "pore_size_distribution"]
-    ds = uqtwin.measure(lab, ["pore", "binder", "active"], spacing=(1.0, 0.5, 0.5),
-                        quantities=names)
+    ds = uqtwin.measure(lab, None, phases=["pore", "binder", "active"],
+                        spacing=(1.0, 0.5, 0.5), quantities=names)
     assert ds["volume_fraction"].dims == ("phase",)
     assert list(ds["phase"].values) == ["pore", "binder", "active"]
     # The CLI reads label values as phase names and reduces to the chosen phase.
@@ -92,8 +92,16 @@ def test_measure_matches_the_cli_measurement_per_phase(tmp_path):
         one, skipped = measure_phase(vol, label, ["volume_fraction", "specific_surface_area"])
         assert skipped == {}
         phase = ["pore", "binder", "active"][index]
+        # The public function with a label value is the CLI's measurement, as data.
+        api = uqtwin.measure(lab * 85, int(label), spacing=(1.0, 0.5, 0.5),
+                             quantities=["volume_fraction", "specific_surface_area"])
+        named = uqtwin.measure(lab, phase, phases=["pore", "binder", "active"],
+                               spacing=(1.0, 0.5, 0.5),
+                               quantities=["volume_fraction", "specific_surface_area"])
         for var in ("volume_fraction", "specific_surface_area"):
             assert one[var].item() == ds[var].sel(phase=phase).item(), (var, phase)
+            assert api[var].dims == () and api[var].item() == one[var].item(), (var, label)
+            assert named[var].item() == one[var].item(), (var, phase)
     assert ds["specific_surface_area"].attrs["units"] == "1/um"
     assert json.loads(ds.attrs["skipped"]) == {}
 
@@ -102,10 +110,10 @@ def test_measure_takes_a_labelled_dataarray_with_its_spacing():
     from uqtwin.volume import make_volume
 
     vol = make_volume(_labels(), spacing=(2.0, 2.0, 2.0), unit="nm")
-    ds = uqtwin.measure(vol, ["pore", "binder", "active"],
+    ds = uqtwin.measure(vol, None, phases=["pore", "binder", "active"],
                         quantities=["specific_surface_area"])
-    direct = uqtwin.measure(_labels(), ["pore", "binder", "active"], spacing=2.0, unit="nm",
-                            quantities=["specific_surface_area"])
+    direct = uqtwin.measure(_labels(), None, phases=["pore", "binder", "active"], spacing=2.0,
+                            unit="nm", quantities=["specific_surface_area"])
     xr.testing.assert_identical(ds, direct)
     assert ds["specific_surface_area"].attrs["units"] == "1/nm"
 
@@ -113,11 +121,12 @@ def test_measure_takes_a_labelled_dataarray_with_its_spacing():
 def test_measure_skips_what_the_phases_do_not_allow_and_says_so():
     lab = _labels()
     with pytest.warns(UserWarning, match="skipped binder_contact"):
-        ds = uqtwin.measure(lab, ["a", "b", "c"], spacing=1.0)
+        ds = uqtwin.measure(lab, None, phases=["a", "b", "c"], spacing=1.0)
     assert "binder_contact" in json.loads(ds.attrs["skipped"])
     assert "volume_fraction" in ds
     with pytest.raises(PhaseError):  # asked for by name, it raises
-        uqtwin.measure(lab, ["a", "b", "c"], spacing=1.0, quantities=["binder_contact"])
+        uqtwin.measure(lab, None, phases=["a", "b", "c"], spacing=1.0,
+                       quantities=["binder_contact"])
 
 
 @pytest.mark.parametrize("bad, match", [
@@ -125,12 +134,16 @@ def test_measure_skips_what_the_phases_do_not_allow_and_says_so():
     ({"phases": ["pore"]}, "0 .. 0"),
     ({"labels": np.zeros((4, 4), np.uint8)}, "3-D"),
     ({"labels": np.zeros((4, 4, 4))}, "integers"),
+    ({"phases": None}, "name the phase"),
+    ({"phases": None, "phase": 3}, "absent"),
+    ({"phases": None, "phase": 1, "spacing": None}, "spacing"),
 ])
 def test_measure_names_bad_input(bad, match):
-    args = {"labels": _labels(), "phases": ["pore", "binder", "active"], "spacing": 1.0}
+    args = {"labels": _labels(), "phase": None, "phases": ["pore", "binder", "active"],
+            "spacing": 1.0}
     args.update(bad)
     with pytest.raises(PhaseError, match=match):
-        uqtwin.measure(args.pop("labels"), args.pop("phases"), **args)
+        uqtwin.measure(args.pop("labels"), args.pop("phase"), **args)
 
 
 def _grey(folder):

@@ -74,25 +74,27 @@ def read_volume(path: str | Path, **options: Any) -> xr.DataArray:
 
 def measure(
     labels: np.ndarray | xr.DataArray,
-    phases: Sequence[str],
+    phase: int | str | None,
     *,
     spacing: float | Sequence[float] | None = None,
     unit: str = "um",
     quantities: Sequence[str] | None = None,
+    phases: Sequence[str] | None = None,
     materials: Mapping[str, str] | None = None,
 ) -> xr.Dataset:
     """Measure the quantities of a segmented (labelled) volume: no sampling.
 
-    What ``uqtwin measure`` prints, as data, for every phase at once.
+    What ``uqtwin measure`` prints, as data.
 
     Parameters
     ----------
     labels : ndarray of int or xarray.DataArray, shape (nz, ny, nx)
-        Phase index per voxel, ``0 .. len(phases) - 1``. A DataArray (e.g. from
-        :func:`read_volume`, relabelled) brings its spacing and unit unless given here.
-    phases : sequence of str
-        Phase names, one per index. Quantities that need phases in roles (binder contact,
-        cell parameters) find them by name: ``pore``, ``binder``, ``active``.
+        The labelled volume. A DataArray (e.g. from :func:`read_volume`) brings its
+        spacing and unit unless they are given here.
+    phase : int or str or None
+        The phase to measure. Without ``phases``, its label value, as on the command line
+        (e.g. ``0`` for the pore of a 0/85/170 file); with ``phases``, its name or index,
+        or ``None`` for every phase along a ``phase`` dim.
     spacing : float or 3 floats
         Voxel spacing (z, y, x) in ``unit``; required for an ndarray.
     unit : str
@@ -100,35 +102,70 @@ def measure(
     quantities : sequence of str, optional
         Registered quantities to compute (default: all that the phases allow; one asked
         for by name whose phases are missing raises :class:`~uqtwin.errors.PhaseError`).
+    phases : sequence of str, optional
+        Phase names, one per label index ``0 .. len(phases) - 1``. Quantities that need
+        phases in roles (binder contact, cell parameters) find them by these names
+        (``pore``, ``binder``, ``active``); without them such quantities are skipped.
     materials : mapping, optional
-        Material card per phase name (as ``[phases] materials``), for conductivities.
+        Material card per phase name (as ``[phases] materials``), for conductivities;
+        needs ``phases``.
 
     Returns
     -------
     xarray.Dataset
-        One variable per output, per phase along a ``phase`` dim, with ``units``,
-        ``long_name`` and ``description``. ``attrs["skipped"]`` (JSON) names each quantity
-        left out and why; each is also reported as a :class:`UserWarning`.
+        One variable per output with ``units``, ``long_name`` and ``description``;
+        per-phase outputs of the chosen phase (no ``phase`` dim), or of every phase when
+        ``phase`` is ``None``. Without ``phases`` and with ``particle_size_distribution``,
+        also the per-particle ``particle_diameter`` list. ``attrs["skipped"]`` (JSON)
+        names each quantity left out and why; each is also reported as a
+        :class:`UserWarning`.
+
+    Raises
+    ------
+    uqtwin.errors.PhaseError
+        No spacing, a phase absent from the labels, labels outside ``0 .. len(phases) -
+        1``, labels that are not 3-D integers.
 
     Examples
     --------
     >>> import numpy as np
     >>> labels = np.zeros((8, 8, 8), np.uint8)
-    >>> labels[:, :, 4:] = 1
-    >>> ds = measure(labels, ["pore", "active"], spacing=0.5, quantities=["volume_fraction"])
-    >>> ds["volume_fraction"].sel(phase="active").item()
+    >>> labels[:, :, 4:] = 85
+    >>> ds = measure(labels, 85, spacing=0.5, quantities=["volume_fraction"])
+    >>> ds["volume_fraction"].item(), ds["volume_fraction"].attrs["units"]
+    (0.5, '1')
+    >>> every = measure(labels // 85, None, spacing=0.5, phases=["pore", "active"],
+    ...                 quantities=["volume_fraction"])
+    >>> every["volume_fraction"].sel(phase="active").item()
     0.5
-    >>> ds["volume_fraction"].attrs["units"]
-    '1'
     """
+    import numpy as np
     import xarray as xr
 
-    from uqtwin.engine.measure import measure_labels
+    from uqtwin.engine.measure import measure_labels, measure_phase
+    from uqtwin.errors import PhaseError
 
     if isinstance(labels, xr.DataArray) and "unit" in labels.attrs:
         unit = None  # the DataArray's own
-    ds, skipped = measure_labels(labels, phases, spacing=spacing, unit=unit,
-                                 quantities=quantities, materials=materials)
+    if phases is None:
+        if materials:
+            raise PhaseError("materials= names phases: give phases= too")
+        if phase is None:
+            raise PhaseError("name the phase to measure (its label value), or give phases= "
+                             "to measure every phase")
+        from uqtwin.volume import make_volume
+
+        if isinstance(labels, xr.DataArray) and spacing is None and "spacing" in labels.attrs:
+            volume = labels
+        elif spacing is None:
+            raise PhaseError("give the voxel spacing (spacing=...) of the labelled volume")
+        else:
+            volume = make_volume(np.asarray(getattr(labels, "values", labels)), spacing,
+                                 unit or labels.attrs.get("unit", "um"))
+        ds, skipped = measure_phase(volume, phase, quantities)
+    else:
+        ds, skipped = measure_labels(labels, phases, spacing=spacing, unit=unit,
+                                     quantities=quantities, materials=materials, phase=phase)
     for name, reason in skipped.items():
         warnings.warn(f"skipped {name}: {reason}", UserWarning, stacklevel=2)
     ds.attrs["skipped"] = json.dumps(skipped)

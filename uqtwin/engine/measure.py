@@ -166,8 +166,9 @@ def measure_labels(
     unit: str | None = None,
     quantities: Sequence[str] | None = None,
     materials: Mapping[str, str] | None = None,
+    phase: int | str | None = None,
 ) -> Measurement:
-    """Compute registered quantities of every phase of a phase-index labelled volume.
+    """Compute registered quantities of a phase-index labelled volume (every phase or one).
 
     Parameters
     ----------
@@ -186,6 +187,9 @@ def measure_labels(
     materials : mapping, optional
         Material card per phase name (as ``[phases] materials``), for quantities that need
         material properties (conductivities).
+    phase : int or str, optional
+        Measure only this phase (its name or index): per-phase outputs are reduced to it.
+        Default: every phase, along a ``phase`` dim.
 
     Returns
     -------
@@ -216,7 +220,8 @@ def measure_labels(
     cards = {p: load_material(card) for p, card in (materials or {}).items()}
     ms = Microstructure(arr.astype(np.uint8), space, normalize_unit(unit or "um"), names,
                         cards)
-    return measure_microstructure(ms, quantities)
+    chosen = None if phase is None else ms.phases[ms.phase_index(phase)]
+    return measure_microstructure(ms, quantities, phase=chosen)
 
 
 def to_json_dict(ds: xr.Dataset) -> dict[str, Any]:
