@@ -40,8 +40,8 @@ import xarray as xr
 
 from uqtwin.errors import UqtwinInputError
 from uqtwin.results.conventions import (
-    METRES_PER_UNIT,
     SAMPLE_DIM,
+    is_length_unit,
     length_to_m,
     phase_names,
 )
@@ -62,7 +62,7 @@ def to_si(values: np.ndarray | float, units: str, length_unit: str) -> np.ndarra
     for prefix, suffix in (("1/", ""), ("", "^-1"), ("", "-1")):
         if u.startswith(prefix) and u.endswith(suffix) and (prefix or suffix):
             inner = u[len(prefix): len(u) - len(suffix)]
-            if inner in METRES_PER_UNIT:
+            if is_length_unit(inner):
                 return v / length_to_m(inner)
     return v * length_to_m(u)
 

@@ -24,16 +24,18 @@ _UNIT_ALIASES = {
     "micrometre": "um",
     "nm": "nm", "nanometer": "nm", "nanometre": "nm",
     "mm": "mm", "millimeter": "mm", "millimetre": "mm",
+    "cm": "cm", "centimeter": "cm", "centimetre": "cm",
     "m": "m", "meter": "m", "metre": "m",
     "voxel": "voxel", "px": "voxel", "": "voxel",
 }
 
-#: Metres per unit, for converting between length units.
-_METRES = {"um": 1e-6, "nm": 1e-9, "mm": 1e-3, "m": 1.0}
+#: Metres per canonical length unit: the one table of length units (the results'
+#: conventions and the export read it too).
+METRES_PER_UNIT = {"um": 1e-6, "nm": 1e-9, "mm": 1e-3, "cm": 1e-2, "m": 1.0}
 
 
 def normalize_unit(unit: str) -> str:
-    """Canonical length-unit symbol: ``"um"``, ``"nm"``, ``"mm"``, ``"m"`` or ``"voxel"``.
+    """Canonical length-unit symbol: ``"um"``, ``"nm"``, ``"mm"``, ``"cm"``, ``"m"`` or ``"voxel"``.
 
     Parameters
     ----------
@@ -62,7 +64,7 @@ def normalize_unit(unit: str) -> str:
     canon = _UNIT_ALIASES.get(key, _UNIT_ALIASES.get(key.lower()))
     if canon is None:
         raise VolumeError(
-            f"unknown length unit {unit!r}; use one of um, nm, mm, m (or voxel)"
+            f"unknown length unit {unit!r}; use one of um, nm, mm, cm, m (or voxel)"
         )
     return canon
 
@@ -97,7 +99,7 @@ def unit_scale(from_unit: str, to_unit: str) -> float:
         return 1.0
     if "voxel" in (a, b):
         raise VolumeError(f"cannot convert between {a!r} and {b!r}: a voxel has no physical size")
-    return _METRES[a] / _METRES[b]
+    return METRES_PER_UNIT[a] / METRES_PER_UNIT[b]
 
 
 def check_spacing(spacing: Sequence[float] | float, ndim: int = 3) -> tuple[float, ...]:

@@ -20,6 +20,7 @@ import numpy as np
 import xarray as xr
 
 from uqtwin.errors import UqtwinInputError
+from uqtwin.volume import METRES_PER_UNIT, normalize_unit
 
 #: Name of the dim along which the ensemble's members are stacked.
 SAMPLE_DIM = "sample"
@@ -40,11 +41,6 @@ DIAGNOSTIC = "diagnostic"
 NUISANCE = "nuisance"
 IMAGING = "imaging"
 
-#: Metres per length unit, for the spellings a results file may use.
-METRES_PER_UNIT = {
-    "m": 1.0, "cm": 1e-2, "mm": 1e-3, "um": 1e-6, "µm": 1e-6, "μm": 1e-6, "micron": 1e-6,
-    "micrometre": 1e-6, "micrometer": 1e-6, "nm": 1e-9,
-}
 
 
 def store_path(output: str | Path) -> Path:
@@ -258,12 +254,26 @@ def length_to_m(unit: str) -> float:
     >>> length_to_m("nm")
     1e-09
     """
-    try:
-        return METRES_PER_UNIT[str(unit).strip()]
-    except KeyError:
+    if not is_length_unit(unit):
         raise UqtwinInputError(
-            f"unknown length unit {unit!r}; known: {sorted(METRES_PER_UNIT)}"
-        ) from None
+            f"unknown length unit {unit!r}; known: {sorted(METRES_PER_UNIT)} (and their "
+            "spellings such as µm, micron)")
+    return METRES_PER_UNIT[normalize_unit(str(unit).strip())]
+
+
+def is_length_unit(unit: str) -> bool:
+    """Whether ``unit`` is a length unit (any spelling :func:`uqtwin.volume.normalize_unit`
+    accepts, except ``voxel``).
+
+    Examples
+    --------
+    >>> is_length_unit("µm"), is_length_unit("1"), is_length_unit("voxel")
+    (True, False, False)
+    """
+    try:
+        return normalize_unit(str(unit).strip()) in METRES_PER_UNIT
+    except UqtwinInputError:
+        return False
 
 
 def units_label(da: xr.DataArray) -> str:
