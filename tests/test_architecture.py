@@ -47,6 +47,14 @@ def test_graph_tools_find_a_cycle_and_private_imports(tmp_path):
         ("uqtwin.a.x", "uqtwin.b.y", "_hidden")]
 
 
+def test_the_documented_graph_is_the_graph():
+    doc = (DOCS / "architecture.md").read_text(encoding="utf-8")
+    start = doc.index("flowchart TD")
+    drawn = doc[start: doc.index("```", start)].strip()
+    assert drawn == g.mermaid(g.package_graph()), (
+        "docs/architecture.md is stale: paste the output of python docs/import_graph.py")
+
+
 def test_no_cycle_between_packages():
     assert g.cycles(g.package_graph()) == []
 
