@@ -146,9 +146,11 @@ def measure_phase(
     names = list(quantities) if quantities else None
     if (names is None or "particle_size_distribution" in names) and \
             "particle_size_distribution" in ds:
-        from uqtwin.quantities.particle_size import particle_diameters
+        from uqtwin.morphology.particles import particle_diameters
 
-        d = particle_diameters(ms.mask(name), ms.spacing)
+        # The watershed the particle sizes just ran, from the sample's cache.
+        d = particle_diameters(ms.mask(name), ms.spacing,
+                               particles=ms.cache.particles(ms.phase_index(name)))
         ds["particle_diameter"] = xr.DataArray(
             d, dims=("particle",), attrs={
                 "units": ms.unit, "long_name": "particle diameter",

@@ -264,6 +264,7 @@ def particle_diameters(
     *,
     h: float | None = None,
     exclude_border: bool = True,
+    particles: np.ndarray | None = None,
 ) -> np.ndarray:
     """Equivalent-sphere diameters of the particles of a phase (the per-particle list).
 
@@ -277,6 +278,9 @@ def particle_diameters(
         Watershed marker depth (see :func:`particle_labels`).
     exclude_border : bool
         Leave out particles cut by the box sides (default).
+    particles : ndarray of int, optional
+        The phase's particle labels if already segmented (e.g. a sample's cached
+        watershed), so the watershed is not run again; ``h`` is then unused.
 
     Returns
     -------
@@ -292,8 +296,8 @@ def particle_diameters(
     >>> np.round(particle_diameters(ball), 2).tolist()
     [12.09]
     """
-    table = particle_table(
-        particle_labels(labels_mask, spacing, h=h), spacing, with_sphericity=False
-    )
+    if particles is None:
+        particles = particle_labels(labels_mask, spacing, h=h)
+    table = particle_table(particles, spacing, with_sphericity=False)
     keep = ~table["border"] if exclude_border else np.ones(len(table["label"]), bool)
     return table["diameter"][keep]
