@@ -47,8 +47,15 @@ def _same(a: xr.Dataset, b: xr.Dataset) -> None:
 def test_end_to_end_results_follow_schema(small_volume, tmp_path):
     from uqtwin.engine.config import DEFAULT_SAMPLER
 
-    ds = run(_cfg(small_volume, tmp_path, kind=DEFAULT_SAMPLER))
+    lines = []
+    ds = run(_cfg(small_volume, tmp_path, kind=DEFAULT_SAMPLER), log=lines.append)
     assert ds.attrs["sampler"] == DEFAULT_SAMPLER
+    # the log ends with the time per stage: each stage once, per-sample ones per member
+    table = lines[lines.index(next(x for x in lines if x.startswith("time per stage"))) + 2:]
+    calls = {row.split()[0]: int(row.split()[-2]) for row in table}
+    assert calls["read"] == calls["fit"] == calls["collect"] == 1
+    assert "denoise" not in calls  # switched off in this configuration
+    assert calls["draw"] == 6 and calls["volume_fraction"] == 6
     on_disk = open_results(tmp_path / "results.nc")
     assert schema_problems(on_disk) == []
     assert on_disk.sizes["sample"] == 6

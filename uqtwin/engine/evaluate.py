@@ -20,6 +20,7 @@ from uqtwin.engine.stages import Prepared
 from uqtwin.microstructure import Microstructure
 from uqtwin.results.schema import PIPELINE_VARIABLES
 from uqtwin.sample.model import EnsembleSampler, member_nuisances
+from uqtwin.timing import StageClock
 
 
 def sample_seed(seed: int, index: int) -> int:
@@ -154,7 +155,7 @@ def evaluate_sample(
     sampler: EnsembleSampler,
     context: Mapping[str, Any],
     inputs: RunInputs,
-) -> tuple[int, xr.Dataset]:
+) -> tuple[int, xr.Dataset, StageClock]:
     """Stages 4–5 for one sample: draw it, compute its quantities. Picklable for dask.
 
     A module-level function of picklable arguments so that it can be shipped to workers.
@@ -184,11 +185,15 @@ def evaluate_sample(
         covariates available, the estimator discrepancy is applied before the derived
         quantities are computed (so that e.g. the Bruggeman exponent follows the adjusted
         tortuosity).
+    clock : StageClock
+        The seconds spent drawing the sample (``draw``) and on each quantity.
     """
     from uqtwin.quantities.registry import compute_quantities
 
     cfg = inputs.cfg
-    labels = draw_sample(sampler, seed, cfg.segment, inputs.phases)
+    clock = StageClock()
+    with clock.stage("draw"):
+        labels = draw_sample(sampler, seed, cfg.segment, inputs.phases)
     ms = Microstructure(labels, tuple(inputs.spacing), inputs.unit, tuple(inputs.phases),
                         inputs.materials, context)
     q = cfg.quantities
@@ -203,13 +208,14 @@ def evaluate_sample(
             # Before derived quantities, so the Bruggeman exponent follows the adjusted τ.
             return apply_discrepancy(measured, model, covariates, seed)
 
-    ds = compute_quantities(ms, q.names, phases=q.phases, options=q.options, adjust=adjust)
+    ds = compute_quantities(ms, q.names, phases=q.phases, options=q.options, adjust=adjust,
+                            clock=clock)
     if "estimator_discrepancy" in ds:
         ds["estimator_discrepancy"].attrs = pipeline_attrs("estimator_discrepancy")
     for name, value in member_nuisances(sampler, seed).items():
         ds[name] = xr.DataArray(float(value), attrs=pipeline_attrs(name))
     ds["sample_seed"] = xr.DataArray(np.int64(seed), attrs=pipeline_attrs("sample_seed"))
-    return index, ds
+    return index, ds, clock
 
 
 def pipeline_attrs(name: str) -> dict[str, str]:

@@ -15,6 +15,7 @@ draw_sample`` keeps working).
 from __future__ import annotations
 
 import datetime as _dt
+import time
 from collections.abc import Callable
 
 import xarray as xr
@@ -52,6 +53,7 @@ from uqtwin.engine.store import SampleStore, fingerprint
 from uqtwin.errors import UqtwinInputError
 from uqtwin.results.dataset import write_results
 from uqtwin.results.schema import SCHEMA_VERSION, validate
+from uqtwin.timing import StageClock
 
 __all__ = [
     "MIN_DRIFT",
@@ -87,7 +89,8 @@ def _ensemble_fingerprint(cfg: RunConfig, input_sha256: str) -> str:
     return fingerprint({"config": d, "input_sha256": input_sha256, "schema": SCHEMA_VERSION})
 
 
-def _compute_local(tasks, workers: int | None, on_done: Callable[[int, xr.Dataset], None]):
+def _compute_local(tasks, workers: int | None,
+                   on_done: Callable[[int, xr.Dataset, StageClock], None]):
     # a finished sample is saved before the next one is collected, so an interruption
     # loses none
     def finished(key, result):
@@ -149,6 +152,7 @@ def run(
     xarray.Dataset
         The results, also written to ``cfg.output.path`` with the summary beside it.
     """
+    clock = StageClock()
     store = SampleStore.for_output(cfg.output.path)
     if store.exists() and not resume:
         raise UqtwinInputError(
@@ -176,7 +180,7 @@ def run(
         if prepared is not None:
             log("reusing the fitted model of the interrupted run")
         else:
-            prepared = prepare(cfg, log)
+            prepared = prepare(cfg, log, clock)
             store.save_pickle("prepared", prepared)
 
     n = cfg.sampler.n_samples
@@ -187,9 +191,10 @@ def run(
     if progress:
         progress(finished, n)
 
-    def on_done(index: int, ds: xr.Dataset) -> None:
+    def on_done(index: int, ds: xr.Dataset, sample_clock: StageClock) -> None:
         nonlocal finished
         store.save_sample(index, ds)
+        clock.merge(sample_clock)
         finished += 1
         if progress:
             progress(finished, n)
@@ -197,7 +202,9 @@ def run(
     inputs = RunInputs.of(prepared, cfg)
     jobs = [(i, sample_seed(cfg.sampler.seed, i)) for i in todo]
     address = scheduler or cfg.engine.scheduler
-    context = reference_context(prepared, cfg) if jobs else {}
+    with clock.stage("reference solves"):
+        context = reference_context(prepared, cfg) if jobs else {}
+    started = time.perf_counter()
     if jobs and address == "local":
         import dask
 
@@ -218,10 +225,16 @@ def run(
         _compute_local(tasks, workers, on_done)
     elif jobs:
         _compute_distributed(address, prepared.sampler, context, jobs, inputs, on_done)
+    if jobs:
+        clock.add("sampling (wall)", time.perf_counter() - started)
 
     log("collecting results")
-    samples = [store.load_sample(i) for i in range(n)]
-    ds = collect(samples, list(range(n)), prepared, cfg, manifest)
-    validate(ds)
-    write_results(ds, cfg.output.path)
+    with clock.stage("collect"):
+        samples = [store.load_sample(i) for i in range(n)]
+        ds = collect(samples, list(range(n)), prepared, cfg, manifest)
+        validate(ds)
+        write_results(ds, cfg.output.path)
+    log("time per stage (per-sample stages summed over the samples computed in this run):")
+    for line in clock.table():
+        log(f"  {line}")
     return ds

@@ -17,6 +17,7 @@ import xarray as xr
 from uqtwin.engine.config import RunConfig, sampler_options, solid_prior_of
 from uqtwin.sample.kinds import build_sampler
 from uqtwin.sample.model import EnsembleSampler
+from uqtwin.timing import StageClock
 from uqtwin.volume import spacing_of, unit_of
 
 Log = Callable[[str], None]
@@ -115,6 +116,7 @@ def measure_imaging(volume: xr.DataArray, cfg: RunConfig, log: Log = quiet):
 def fit_ensemble(
     volume: xr.DataArray, cfg: RunConfig, log: Log = quiet,
     psf_sigma: Sequence[float] = (0.8, 0.8, 0.8),
+    clock: StageClock | None = None,
 ) -> tuple[EnsembleSampler, Mapping[str, Any]]:
     """Stages 2–3: denoise, then fit the mixture and the sampler's model.
 
@@ -131,6 +133,8 @@ def fit_ensemble(
     psf_sigma : sequence of 3 floats, optional
         The point-spread function's Gaussian sigma along (z, y, x), in voxels; default
         (0.8, 0.8, 0.8).
+    clock : StageClock, optional
+        Receives the seconds spent denoising (``denoise``) and fitting (``fit``).
 
     Returns
     -------
@@ -141,11 +145,13 @@ def fit_ensemble(
     """
     from uqtwin.segment.denoise import denoise_nlm
 
+    clock = StageClock() if clock is None else clock
     d = cfg.denoise
     if d.enabled:
         log("denoising (non-local means)")
-        volume = denoise_nlm(volume, h=d.h, patch_size=d.patch_size,
-                             patch_distance=d.patch_distance, poisson=d.poisson)
+        with clock.stage("denoise"):
+            volume = denoise_nlm(volume, h=d.h, patch_size=d.patch_size,
+                                 patch_distance=d.patch_distance, poisson=d.poisson)
     log(f"fitting the segmentation model ({cfg.sampler.kind} sampler)")
     if cfg.sampler.kind == "ambiguity" and len(cfg.phases.names) > 2:
         prior = solid_prior_of(cfg)
@@ -155,11 +161,13 @@ def fit_ensemble(
         log(f"  middle-grey (binder) domain: solid share {prior.mean:.2f} ± {prior.sd:.2f} "
             f"({what}); set [sampler] binder = \"solid\" or \"nanoporous\" if you know it")
     options = sampler_options(cfg, tuple(psf_sigma))
-    return build_sampler(volume, tuple(cfg.phases.names), cfg.sampler.kind, options,
-                         seed=cfg.sampler.seed, max_fit_voxels=cfg.segment.max_fit_voxels)
+    with clock.stage("fit"):
+        return build_sampler(volume, tuple(cfg.phases.names), cfg.sampler.kind, options,
+                             seed=cfg.sampler.seed,
+                             max_fit_voxels=cfg.segment.max_fit_voxels)
 
 
-def prepare(cfg: RunConfig, log: Log = quiet) -> Prepared:
+def prepare(cfg: RunConfig, log: Log = quiet, clock: StageClock | None = None) -> Prepared:
     """Stages 1–3 from a config: read, measure the imaging, denoise, fit the model.
 
     Parameters
@@ -168,6 +176,8 @@ def prepare(cfg: RunConfig, log: Log = quiet) -> Prepared:
         The run configuration.
     log : callable, optional
         Receives progress messages and calibration warnings; default :func:`quiet`.
+    clock : StageClock, optional
+        Receives the seconds spent reading, measuring the imaging, denoising and fitting.
 
     Returns
     -------
@@ -178,11 +188,14 @@ def prepare(cfg: RunConfig, log: Log = quiet) -> Prepared:
         sampler, the discrepancy covariates (measured on the partial-volume reading at the
         median parameters, as the calibration measured them).
     """
+    clock = StageClock() if clock is None else clock
     log(f"reading {cfg.input.path}")
-    volume = read_input(cfg)
-    cond, volume = measure_imaging(volume, cfg, log)
+    with clock.stage("read"):
+        volume = read_input(cfg)
+    with clock.stage("imaging conditions"):
+        cond, volume = measure_imaging(volume, cfg, log)
     psf = tuple(float(v) for v in (cfg.sampler.psf_sigma or cond.psf_sigma))
-    sampler, mixture = fit_ensemble(volume, cfg, log, psf)
+    sampler, mixture = fit_ensemble(volume, cfg, log, psf, clock)
     covariates = None
     if cfg.sampler.kind == "ambiguity":
         from uqtwin.results.discrepancy import discrepancy_covariates

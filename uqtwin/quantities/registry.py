@@ -28,6 +28,7 @@ from uqtwin.quantities import (
     volume_fraction,
 )
 from uqtwin.quantities.base import Quantity, check_outputs
+from uqtwin.timing import StageClock
 
 _ENTRIES: tuple[Quantity, ...] = (
     volume_fraction.QUANTITY,
@@ -124,6 +125,7 @@ def compute_quantities(
     phases: Sequence[str] | None = None,
     options: Mapping[str, Mapping[str, Any]] | None = None,
     adjust: Callable[[xr.Dataset], xr.Dataset] | None = None,
+    clock: StageClock | None = None,
 ) -> xr.Dataset:
     """Compute registered quantities on one microstructure.
 
@@ -142,6 +144,8 @@ def compute_quantities(
         is computed from them, e.g. the engine's estimator discrepancy
         (:func:`uqtwin.results.discrepancy.apply_discrepancy`), so that derived
         quantities (the Bruggeman exponent) follow the adjusted values.
+    clock : StageClock, optional
+        Receives the seconds each quantity took, under the quantity's name.
 
     Returns
     -------
@@ -160,7 +164,11 @@ def compute_quantities(
             variables, adjusted = dict(adjust(xr.Dataset(variables)).data_vars), True
         if quantity.requires:
             opts["inputs"] = xr.Dataset(variables)
-        values = quantity.compute(ms, phases=opts.pop("phases", phases), **opts)
+        if clock is None:
+            values = quantity.compute(ms, phases=opts.pop("phases", phases), **opts)
+        else:
+            with clock.stage(name):
+                values = quantity.compute(ms, phases=opts.pop("phases", phases), **opts)
         variables.update(check_outputs(quantity, values, ms))
     ds = xr.Dataset(variables) if adjusted else adjust(xr.Dataset(variables))
     if "phase" in ds.dims:

@@ -1,14 +1,9 @@
 """Denoising of grey volumes: non-local means, with a variance-stabilising path for photon noise.
 
-Non-local means (scikit-image, ``fast_mode``) replaces each voxel by a weighted mean of
-voxels whose surrounding patches look alike. The work is done in overlapping chunks so
-that memory stays bounded on large tomograms; with the default halo the chunked result
-equals the whole-volume one (see :func:`denoise_nlm`).
-
-Cost: scikit-image's 3-D NLM scales with ``(2 * patch_distance + 1) ** 3`` offsets times
-the voxel count (plus the chunk halos; timings in benchmarks/README.md). For full
-tomograms use ``patch_distance=2`` or 3, or run chunks in parallel (the chunks are
-independent).
+Non-local means (scikit-image's fast-mode algorithm, computed by the threaded
+:mod:`uqtwin.segment.nlm`) replaces each voxel by a weighted mean of voxels whose
+surrounding patches look alike. Its cost scales with ``(2 * patch_distance + 1) ** 3``
+offsets times the voxel count (timings beside scikit-image's in benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -18,7 +13,6 @@ from functools import lru_cache
 import numpy as np
 import xarray as xr
 from scipy import stats
-from skimage.restoration import denoise_nl_means
 
 from uqtwin.errors import VolumeError
 from uqtwin.volume import check_array
@@ -129,8 +123,13 @@ def estimate_noise_sd(array: np.ndarray) -> float:
     return float(np.median(np.abs(d)) / 0.6744897501960817)
 
 
-def _starts(n: int, chunk: int) -> list[int]:
-    return list(range(0, n, chunk))
+def _blocks(shape: tuple[int, ...], chunk: int):
+    """The cubic blocks of side ``chunk`` that tile ``shape``, as tuples of slices."""
+    for z0 in range(0, shape[0], chunk):
+        for y0 in range(0, shape[1], chunk):
+            for x0 in range(0, shape[2], chunk):
+                yield tuple(slice(s0, min(s0 + chunk, n))
+                            for s0, n in zip((z0, y0, x0), shape, strict=True))
 
 
 def denoise_nlm(
@@ -140,10 +139,13 @@ def denoise_nlm(
     patch_size: int = 3,
     patch_distance: int = 5,
     poisson: bool = False,
-    chunk: int | None = 64,
+    chunk: int | None = None,
     overlap: int | None = None,
 ) -> xr.DataArray:
-    """Non-local-means denoising of a grey volume, in overlapping chunks.
+    """Non-local-means denoising of a grey volume, on all cores.
+
+    The filter is scikit-image's fast-mode non-local means, computed by the threaded
+    :func:`uqtwin.segment.nlm.nl_means` (same patch distance and weights, float32).
 
     Parameters
     ----------
@@ -163,21 +165,30 @@ def denoise_nlm(
         Apply the Anscombe transform before and its exact unbiased inverse after, so
         signal-dependent photon noise is treated as unit-variance Gaussian noise.
     chunk : int, optional
-        Side of the cubic chunks processed one at a time, voxels; ``None`` processes the
-        whole volume at once.
+        Side of the cubic blocks denoised one at a time, voxels; ``None`` (default)
+        denoises the whole volume in one call. Every block carries the exact halo
+        (:func:`uqtwin.segment.nlm.nlm_margin`) and the noise sd and ``h`` are computed
+        once for the whole volume, so the result is the same, bit for bit, whatever the
+        chunking.
     overlap : int, optional
-        Halo added around each chunk, voxels. A voxel's result depends only on voxels
-        within ``patch_distance + patch_size // 2``; a halo at least that wide makes the
-        chunked result equal the unchunked one (to float rounding) because the noise sd
-        and ``h`` are computed once for the whole volume. The default is exactly that
-        width, the cheapest exact choice (a wider halo only costs time).
+        Halo around each block, voxels: ``None`` (default) is the exact halo,
+        ``patch_distance + patch_size // 2``; a wider one only costs time and a narrower
+        one is refused (it would change the result).
 
     Returns
     -------
     xarray.DataArray
         Float32 denoised volume with the input's coords and attrs (spacing, unit),
         plus ``attrs["denoise"]`` describing the filter.
+
+    Raises
+    ------
+    VolumeError
+        If ``volume`` is not a DataArray, holds negative counts with ``poisson``, or a
+        parameter is out of range.
     """
+    from uqtwin.segment.nlm import nl_means_block, nlm_margin
+
     if not isinstance(volume, xr.DataArray):
         raise VolumeError("denoise_nlm needs a volume made by uqtwin.volume.make_volume")
     arr = check_array(volume.values, name="volume").astype(np.float64)
@@ -185,10 +196,11 @@ def denoise_nlm(
         raise VolumeError("patch_size and patch_distance must be >= 1")
     if chunk is not None and chunk < 1:
         raise VolumeError(f"chunk must be >= 1 or None, got {chunk!r}")
-    if overlap is None:
-        overlap = patch_distance + patch_size // 2
-    if overlap < 0:
-        raise VolumeError(f"overlap must be >= 0, got {overlap!r}")
+    margin = nlm_margin(patch_size, patch_distance)
+    if overlap is not None and overlap < margin:
+        raise VolumeError(
+            f"overlap {overlap} is narrower than the exact halo {margin} "
+            f"(patch_distance + patch_size // 2); leave it unset")
     if poisson:
         arr = anscombe(arr)
         sigma = 1.0
@@ -199,29 +211,15 @@ def denoise_nlm(
         out = arr
     else:
         kw = dict(h=strength, sigma=sigma, patch_size=patch_size,
-                  patch_distance=patch_distance, fast_mode=True)
+                  patch_distance=patch_distance)
+        padded = np.pad(arr.astype(np.float32), margin, mode="reflect")
         if chunk is None:
-            out = denoise_nl_means(arr, **kw)
+            out = nl_means_block(padded, **kw)
         else:
-            out = np.empty_like(arr)
-            shape = arr.shape
-            for z0 in _starts(shape[0], chunk):
-                for y0 in _starts(shape[1], chunk):
-                    for x0 in _starts(shape[2], chunk):
-                        core = tuple(
-                            slice(s, min(s + chunk, n))
-                            for s, n in zip((z0, y0, x0), shape, strict=True)
-                        )
-                        halo = tuple(
-                            slice(max(0, c.start - overlap), min(n, c.stop + overlap))
-                            for c, n in zip(core, shape, strict=True)
-                        )
-                        res = denoise_nl_means(arr[halo], **kw)
-                        inner = tuple(
-                            slice(c.start - hs.start, c.stop - hs.start)
-                            for c, hs in zip(core, halo, strict=True)
-                        )
-                        out[core] = res[inner]
+            out = np.empty(arr.shape, dtype=np.float32)
+            for core in _blocks(arr.shape, chunk):
+                halo = tuple(slice(c.start, c.stop + 2 * margin) for c in core)
+                out[core] = nl_means_block(padded[halo], **kw)
     if poisson:
         out = inverse_anscombe(out)
     attrs = dict(volume.attrs)
