@@ -53,6 +53,7 @@ from scipy.special import log_ndtr, ndtr
 
 from uqtwin.errors import PhaseError, VolumeError
 from uqtwin.segment.mixture import MIN_WEIGHT, grey_values
+from uqtwin.segment.tables import TABLE_POINTS, tabulated, worth_tabulating
 
 
 @dataclass(frozen=True)
@@ -175,12 +176,27 @@ def class_log_densities(values: np.ndarray, model: PartialVolumeMixture) -> np.n
     return out
 
 
+def _posteriors_at(g: np.ndarray, model: PartialVolumeMixture) -> np.ndarray:
+    """Phase posteriors (phase, n) at grey values ``g`` (float64, flat)."""
+    k = model.n_phases
+    lp = class_log_densities(g, model)
+    dens = np.exp(lp - lp.max(axis=0))
+    post = dens[:k].copy()
+    for j, (a, b) in enumerate(model.pairs):
+        s = 0.5 * (model.sds[a] + model.sds[b])
+        _, p_hi = _mixed_terms(g, model.means[a], model.means[b], s)
+        post[a] += dens[k + j] * (1.0 - p_hi)
+        post[b] += dens[k + j] * p_hi
+    return post / post.sum(axis=0)
+
+
 def pv_phase_posteriors(
     volume: xr.DataArray | np.ndarray,
     model: PartialVolumeMixture,
     *,
     phases: Sequence[str],
     chunk_voxels: int = 2**21,
+    table_points: int | None = TABLE_POINTS,
 ) -> xr.DataArray:
     """Probability of each voxel's (centre) phase under the partial-volume mixture.
 
@@ -196,13 +212,18 @@ def pv_phase_posteriors(
     phases : sequence of str
         Phase names in increasing grey order.
     chunk_voxels : int
-        Voxels per chunk (bounds the float64 temporaries).
+        Voxels per chunk of the per-voxel evaluation (bounds the float64 temporaries).
+    table_points : int or None
+        When the volume has more voxels than this, the posteriors are evaluated on this
+        many evenly spaced grey values between the volume's minimum and maximum and
+        linearly interpolated (:mod:`uqtwin.segment.tables`; the difference from the
+        per-voxel evaluation is below 1e-5). ``None`` always evaluates per voxel.
 
     Returns
     -------
     xarray.DataArray
-        Float32 ``(phase, z, y, x)``, sums to 1 over phase; attrs as the input's plus the
-        mixture as ``pv_mixture`` (a dict of lists).
+        Float32 ``(phase, z, y, x)``, sums to 1 over phase (to float32 rounding); attrs as
+        the input's plus the mixture as ``pv_mixture`` (a dict of lists).
     """
     names = tuple(str(p) for p in phases)
     if len(names) != model.n_phases or len(set(names)) != len(names):
@@ -212,21 +233,19 @@ def pv_phase_posteriors(
             raise PhaseError(f"phase {name!r} is absent: expected fraction {f:.3g}")
     if chunk_voxels < 1:
         raise VolumeError(f"chunk_voxels must be >= 1, got {chunk_voxels!r}")
+    if table_points is not None and table_points < 2:
+        raise VolumeError(f"table_points must be >= 2 or None, got {table_points!r}")
     arr = grey_values(volume)
     flat = arr.reshape(-1)
     k = model.n_phases
     out = np.empty((k, flat.size), dtype=np.float32)
-    for start in range(0, flat.size, int(chunk_voxels)):
-        g = flat[start:start + int(chunk_voxels)].astype(np.float64)
-        lp = class_log_densities(g, model)
-        dens = np.exp(lp - lp.max(axis=0))
-        post = dens[:k].copy()
-        for j, (a, b) in enumerate(model.pairs):
-            s = 0.5 * (model.sds[a] + model.sds[b])
-            _, p_hi = _mixed_terms(g, model.means[a], model.means[b], s)
-            post[a] += dens[k + j] * (1.0 - p_hi)
-            post[b] += dens[k + j] * p_hi
-        out[:, start:start + g.size] = post / post.sum(axis=0)
+    if worth_tabulating(flat, table_points):
+        # A smooth function of the grey value alone: on a grid, then interpolated.
+        tabulated(flat, lambda g: _posteriors_at(g, model), out, int(table_points))
+    else:
+        for start in range(0, flat.size, int(chunk_voxels)):
+            g = flat[start:start + int(chunk_voxels)].astype(np.float64)
+            out[:, start:start + g.size] = _posteriors_at(g, model)
     out = out.reshape((k,) + arr.shape)
     coords: dict[str, Any] = {"phase": list(names)}
     attrs: dict[str, Any] = {}

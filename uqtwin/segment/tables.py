@@ -1,0 +1,94 @@
+"""Per-voxel functions of the grey value alone, evaluated once on a grid and interpolated.
+
+Phase posteriors of a mixture depend on a voxel's grey value and nothing else, and vary on
+the scale of the phases' noise sd. Evaluating them (special functions, log-sum-exp) per
+voxel costs seconds per 256³ member; evaluating them on a fine even grid of grey values
+and interpolating linearly costs one pass over the voxels. With ``TABLE_POINTS`` grid
+points the step is ~3e-5 of the grey range, 10⁴ times finer than the noise sd of any
+usable scan: the interpolation error is below 1e-5 in probability (1.5e-6 on a
+three-phase mixture with noise sd 8 grey values, tests/test_segment.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numba
+import numpy as np
+
+#: Grey values on which :func:`tabulated` evaluates a function of the grey value.
+TABLE_POINTS = 2**15 + 1
+
+
+@numba.njit(cache=True, nogil=True)
+def _interpolate(flat, lo, scale, table, out):  # pragma: no cover - compiled
+    # One pass over the voxels: linear interpolation in a table on an even grid.
+    last = table.shape[1] - 2
+    for i in range(flat.size):
+        pos = (flat[i] - lo) * scale
+        j = min(max(int(pos), 0), last)
+        f = min(max(pos - j, 0.0), 1.0)
+        for p in range(table.shape[0]):
+            out[p, i] = table[p, j] * (1.0 - f) + table[p, j + 1] * f
+
+
+def worth_tabulating(flat: np.ndarray, points: int | None) -> bool:
+    """Whether :func:`tabulated` is cheaper than evaluating per value.
+
+    Parameters
+    ----------
+    flat : ndarray, 1-D
+        The grey values.
+    points : int or None
+        Grid points; ``None`` means never tabulate.
+
+    Returns
+    -------
+    bool
+        True when there are more values than grid points and they are not all equal.
+
+    Examples
+    --------
+    >>> worth_tabulating(np.arange(10.0), 4), worth_tabulating(np.ones(10), 4)
+    (True, False)
+    """
+    return points is not None and flat.size > points and float(np.ptp(flat)) > 0
+
+
+def tabulated(
+    flat: np.ndarray,
+    evaluate: Callable[[np.ndarray], np.ndarray],
+    out: np.ndarray,
+    points: int = TABLE_POINTS,
+) -> np.ndarray:
+    """``evaluate(flat)`` by linear interpolation in a table of ``points`` grey values.
+
+    Parameters
+    ----------
+    flat : ndarray, 1-D
+        Grey values (any real dtype).
+    evaluate : callable
+        ``evaluate(g)`` for float64 values ``g`` of shape (n,) returns shape (k, n).
+    out : ndarray, shape (k, flat.size)
+        Filled with the interpolated values (its dtype, e.g. float32).
+    points : int
+        Evenly spaced grid points from ``flat.min()`` to ``flat.max()`` (>= 2).
+
+    Returns
+    -------
+    ndarray
+        ``out``.
+
+    Examples
+    --------
+    >>> g = np.linspace(0.0, 1.0, 1001)
+    >>> out = np.empty((1, g.size))
+    >>> approx = tabulated(g, lambda x: np.sin(x)[None], out, points=65)
+    >>> bool(np.abs(approx[0] - np.sin(g)).max() < 1e-4)
+    True
+    """
+    lo, hi = float(flat.min()), float(flat.max())
+    grid = np.linspace(lo, hi, int(points))
+    table = np.ascontiguousarray(evaluate(grid), dtype=np.float64)
+    _interpolate(flat, lo, (int(points) - 1) / (hi - lo), table, out)
+    return out
