@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from uqtwin.io._common import FileMeta, fail
+from uqtwin.io.lazy import MemmapSource
 
 BYTE_ORDERS = {"little": "<", "big": ">"}
 
@@ -49,6 +50,59 @@ def _layout(path: Path, shape: Any, dtype: Any, byte_order: str,
     return shp, dt.newbyteorder(order)  # type: ignore[return-value]
 
 
+def checked_layout(path: Path, shape: Sequence[int] | None, dtype: Any,
+                   byte_order: str = "little",
+                   offset: int = 0) -> tuple[tuple[int, int, int], np.dtype]:
+    """The shape and stored dtype of a raw file, checked against the file's size.
+
+    Parameters
+    ----------
+    path : Path
+    shape, dtype, byte_order, offset
+        As for :func:`read_raw`.
+
+    Returns
+    -------
+    shape : tuple of 3 ints
+    dtype : numpy dtype
+        In the file's byte order.
+
+    Raises
+    ------
+    VolumeError
+        Missing shape or dtype, a bad layout, or a file shorter (truncated) or longer than
+        ``offset + nz*ny*nx*itemsize`` bytes.
+    """
+    shp, dt = _layout(path, shape, dtype, byte_order, offset)
+    expected = offset + int(np.prod(shp)) * dt.itemsize
+    actual = path.stat().st_size
+    if actual != expected:
+        what = "truncated" if actual < expected else "larger than expected"
+        raise fail(path, f"raw file is {what}: shape {shp} of {dt.name} with offset {offset} "
+                         f"needs {expected} bytes, the file has {actual} bytes")
+    return shp, dt
+
+
+def open_raw(path: Path, shape: Sequence[int] | None, dtype: Any, byte_order: str = "little",
+             offset: int = 0) -> tuple[MemmapSource, FileMeta]:
+    """Open a raw volume lazily: the layout is checked now, the voxels read per chunk.
+
+    Parameters
+    ----------
+    path, shape, dtype, byte_order, offset
+        As for :func:`read_raw`.
+
+    Returns
+    -------
+    source : MemmapSource
+        For :func:`uqtwin.io.lazy.lazy_array`.
+    meta : FileMeta
+        Always empty: raw files store no spacing.
+    """
+    shp, dt = checked_layout(path, shape, dtype, byte_order, offset)
+    return MemmapSource(path, shp, dt, offset), FileMeta(notes=["raw files store no spacing"])
+
+
 def read_raw(path: Path, shape: Sequence[int] | None, dtype: Any, byte_order: str = "little",
              offset: int = 0) -> tuple[np.ndarray, FileMeta]:
     """Read a headerless binary volume stored in C order (x fastest).
@@ -70,13 +124,7 @@ def read_raw(path: Path, shape: Sequence[int] | None, dtype: Any, byte_order: st
     meta : FileMeta
         Always empty: raw files store no spacing.
     """
-    shp, dt = _layout(path, shape, dtype, byte_order, offset)
-    expected = offset + int(np.prod(shp)) * dt.itemsize
-    actual = path.stat().st_size
-    if actual != expected:
-        what = "truncated" if actual < expected else "larger than expected"
-        raise fail(path, f"raw file is {what}: shape {shp} of {dt.name} with offset {offset} "
-                         f"needs {expected} bytes, the file has {actual} bytes")
+    shp, dt = checked_layout(path, shape, dtype, byte_order, offset)
     try:
         arr = np.fromfile(path, dtype=dt, count=int(np.prod(shp)), offset=offset)
     except MemoryError:

@@ -3,8 +3,10 @@
 Each format is one module (``tiff``, ``hdf5``, ``zarrstore``, ``npy``, ``raw``) and one
 entry in :data:`READERS` (and :data:`WRITERS`, :data:`EXTENSIONS` when it can be written
 or recognised by its suffix). A reader takes the path and the :class:`ReadOptions` and
-returns the array and its :class:`~uqtwin.io._common.FileMeta`; HDF5 and zarr import their
-libraries only when used (start-up time).
+returns the array and its :class:`~uqtwin.io._common.FileMeta`; a lazy reader
+(:data:`LAZY_READERS`, used with ``chunks=``) returns a picklable *source* instead, whose
+chunks are read only when computed (:func:`uqtwin.io.lazy.lazy_array`). HDF5, zarr and
+dask are imported only when used (start-up time).
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ import xarray as xr
 
 from uqtwin.errors import VolumeError
 from uqtwin.io._common import fail, native, resolve_spacing, sha256_of
-from uqtwin.io.npy import read_npy, write_npy
-from uqtwin.io.raw import read_raw, write_raw
+from uqtwin.io.npy import open_npy, read_npy, write_npy
+from uqtwin.io.raw import open_raw, read_raw, write_raw
 from uqtwin.io.tiff import (
     SLICE_SUFFIXES,
     read_tiff,
@@ -30,6 +32,7 @@ from uqtwin.io.tiff import (
     write_tiff,
     write_tiff_slices,
 )
+from uqtwin.io.tifflazy import open_tiff, open_tiff_slices
 from uqtwin.volume import check_array, make_volume, spacing_of, unit_of
 
 
@@ -62,6 +65,20 @@ def _read_zarr(p: Path, o: ReadOptions):
     return read_zarr(p, o.dataset)
 
 
+def _open_hdf5(p: Path, o: ReadOptions):
+    from uqtwin.io.hdf5 import open_hdf5
+
+    src, meta = open_hdf5(p, o.dataset)
+    return src, meta, src.chunks
+
+
+def _open_zarr(p: Path, o: ReadOptions):
+    from uqtwin.io.zarrstore import open_zarr
+
+    src, meta = open_zarr(p, o.dataset)
+    return src, meta, src.chunks
+
+
 def _write_hdf5(arr, p, sp, u, dataset, byte_order):
     from uqtwin.io.hdf5 import write_hdf5
 
@@ -82,6 +99,18 @@ READERS: dict[str, Callable[[Path, ReadOptions], tuple[np.ndarray, Any]]] = {
     "zarr": _read_zarr,
     "npy": lambda p, o: read_npy(p),
     "raw": lambda p, o: read_raw(p, o.shape, o.dtype, o.byte_order, o.offset),
+}
+#: Format name -> ``opener(path, options) -> (source, FileMeta, native chunk or None)``: the
+#: lazy readers behind ``read_volume(..., chunks=...)``. The source has ``shape``, ``dtype``
+#: and ``__getitem__``; the native chunk (the file's own chunks, or one TIFF page) guides
+#: ``chunks="auto"``.
+LAZY_READERS: dict[str, Callable[[Path, ReadOptions], tuple[Any, Any, Any]]] = {
+    "tiff": lambda p, o: open_tiff(p),
+    "tiff-slices": lambda p, o: open_tiff_slices(o.files, p),
+    "hdf5": _open_hdf5,
+    "zarr": _open_zarr,
+    "npy": lambda p, o: (open_npy(p) + (None,)),
+    "raw": lambda p, o: (open_raw(p, o.shape, o.dtype, o.byte_order, o.offset) + (None,)),
 }
 #: Format name -> ``writer(array, path, spacing, unit, dataset, byte_order)``.
 WRITERS: dict[str, Callable[..., None]] = {
@@ -160,6 +189,8 @@ def read_volume(
     dtype: Any = None,
     byte_order: str = "little",
     offset: int = 0,
+    chunks: int | str | Sequence[int] | None = None,
+    memory_limit: int | float | None = None,
 ) -> xr.DataArray:
     """Read a 3-D image file as a volume with voxel spacing and provenance.
 
@@ -190,6 +221,16 @@ def read_volume(
         Byte order of a raw file.
     offset : int
         Header bytes to skip in a raw file.
+    chunks : int, sequence of 3 ints, or "auto", optional
+        Read lazily: the result is backed by a :mod:`dask.array` of this chunk shape
+        (an int is a cube, ``-1`` a whole axis, ``"auto"`` about 128 MiB in whole
+        multiples of the file's own chunks or pages) and only the chunks computed are
+        read. The file's structure (truncation, chunk grid, dims, dtype) is checked now;
+        NaN in a float volume raises when its chunk is computed. Default: read whole.
+    memory_limit : int or float, optional
+        With ``chunks``: bytes one chunk may take in flight; a larger chunk raises a
+        :class:`~uqtwin.errors.VolumeError` before anything is read
+        (:func:`uqtwin.io.chunks.check_chunk_memory`).
 
     Returns
     -------
@@ -208,7 +249,18 @@ def read_volume(
 
     Notes
     -----
-    HDF5 and zarr arrays are read whole into memory.
+    Without ``chunks`` every format is read whole into memory. The ``sha256`` is of the
+    file's bytes either way (streamed, never held).
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os
+    >>> from uqtwin.io import read_volume
+    >>> path = os.path.join(tempfile.mkdtemp(), "v.npy")
+    >>> np.save(path, np.arange(4 * 6 * 8, dtype=np.uint16).reshape(4, 6, 8))
+    >>> vol = read_volume(path, spacing=0.5, unit="um", chunks=(2, 6, 8))
+    >>> vol.data.numblocks, int(vol[3].sum())
+    ((2, 1, 1), 8040)
     """
     fmt = infer_format(path) if format is None else str(format).lower()
     if fmt not in FORMATS:
@@ -224,7 +276,12 @@ def read_volume(
     elif fmt != "zarr" and not p.is_file():
         raise fail(p, f"is a folder, not a {fmt} file")
 
-    arr, meta = READERS[fmt](p, ReadOptions(dataset, shape, dtype, byte_order, offset, files))
+    options = ReadOptions(dataset, shape, dtype, byte_order, offset, files)
+    if chunks is not None:
+        return _read_lazy(path, fmt, options, spacing, unit, chunks, memory_limit)
+    if memory_limit is not None:
+        raise fail(p, "memory_limit applies to a chunked read: pass chunks= as well")
+    arr, meta = READERS[fmt](p, options)
 
     try:
         # Checked before the spacing so a NaN file fails without a spacing warning first.
@@ -242,6 +299,41 @@ def read_volume(
         return make_volume(arr, sp, u, name="grey", attrs=provenance)
     except VolumeError as exc:
         raise fail(p, str(exc)) from None
+
+
+def _read_lazy(path: Any, fmt: str, options: ReadOptions, spacing: Any, unit: str | None,
+               chunks: Any, memory_limit: Any) -> xr.DataArray:
+    """:func:`read_volume` with ``chunks``: every check that needs no voxel runs here."""
+    from uqtwin.io.chunks import check_chunk_memory, resolve_chunks
+    from uqtwin.io.lazy import lazy_volume
+
+    p = Path(path)
+    source, meta, native = LAZY_READERS[fmt](p, options)
+    shape, dt = tuple(source.shape), np.dtype(source.dtype)
+    name = f"{p} ({fmt})"
+    if len(shape) != 3:
+        raise fail(p, f"{name} must be 3-D (z, y, x), got shape {shape}")
+    if min(shape) < 1:
+        raise fail(p, f"{name} is empty (shape {shape})")
+    if dt.kind not in "biuf":
+        raise fail(p, f"{name} must hold numbers, got dtype {dt}")
+    try:
+        one = resolve_chunks(chunks, shape, dt, previous=native)
+    except VolumeError as exc:
+        raise fail(p, str(exc)) from None
+    if memory_limit is not None:
+        try:
+            check_chunk_memory(shape, one, dt, memory_limit)
+        except VolumeError as exc:
+            raise fail(p, str(exc)) from None
+    sp, u = resolve_spacing(p, meta, spacing, unit)
+    files = options.files
+    provenance = {
+        "source": str(path),
+        "format": fmt,
+        "sha256": sha256_of(files) if files is not None else sha256_of(p),
+    }
+    return lazy_volume(source, one, sp, u, provenance, p)
 
 
 def write_volume(

@@ -24,7 +24,8 @@ true colour, or a hyperstack with several channels or time points, is a
 :class:`~uqtwin.errors.VolumeError`.
 
 This module is long because reading a TIFF volume is one idea with four metadata
-conventions, each a short function (about 440 lines).
+conventions, each a short function, and a layout inspection for lazy reading (about 510
+lines).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import logging
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -309,6 +311,85 @@ def read_tiff(path: Path) -> tuple[np.ndarray, FileMeta]:
     """
     arr, axes, meta, nseries = _open(path)
     return _to_zyx(arr, axes, path, nseries, 3), meta
+
+
+@dataclass(frozen=True)
+class TiffLayout:
+    """Where the voxels of a TIFF volume lie, for reading them chunk by chunk.
+
+    Attributes
+    ----------
+    shape : tuple of 3 ints
+        The volume's (z, y, x) shape, as :func:`read_tiff` gives it.
+    dtype : numpy dtype
+        As stored, in the file's byte order.
+    offset : int or None
+        Byte offset of the whole volume when it is stored contiguously and uncompressed
+        (it can then be memory-mapped), else None.
+    pages : tuple of ints
+        The file's page index of each z-slice (used when ``offset`` is None).
+    """
+
+    shape: tuple[int, int, int]
+    dtype: np.dtype
+    offset: int | None
+    pages: tuple[int, ...]
+
+
+def tiff_layout(path: Path) -> tuple[TiffLayout, FileMeta]:
+    """Check a TIFF volume and find its voxels without reading them.
+
+    The same checks as :func:`read_tiff` (truncation, colour, channels, dims) run on the
+    file's structure; the pixels stay on disk.
+
+    Parameters
+    ----------
+    path : Path
+        The TIFF file.
+
+    Returns
+    -------
+    layout : TiffLayout
+    meta : FileMeta
+        Spacing found in the file.
+
+    Raises
+    ------
+    VolumeError
+        As :func:`read_tiff`, and for a layout that cannot be read by z-slices (RGB pages,
+        a page axis other than z): read those without ``chunks``.
+    """
+    with _tifffile_errors() as logged:
+        try:
+            with tifffile.TiffFile(path) as tif:
+                if not tif.series:
+                    raise fail(path, "TIFF holds no image")
+                series = tif.series[0]
+                _check_complete(tif, series, path)
+                if logged:
+                    raise fail(path, "TIFF is truncated or corrupted: " + "; ".join(logged))
+                shape, axes, dtype = tuple(series.shape), series.axes, series.dtype
+                stored = np.dtype(dtype).newbyteorder(tif.byteorder)
+                key = series.keyframe
+                offset = series.dataoffset if getattr(key, "is_memmappable", False) else None
+                pages = tuple(int(p.index) for p in series.pages if p is not None)
+                page_shape = tuple(n for n in key.shape if n != 1)
+                meta, nseries = _file_meta(tif, path), len(tif.series)
+        except (VolumeError, MemoryError):
+            raise
+        except Exception as exc:
+            detail = "; ".join(logged) or f"{type(exc).__name__}: {exc}"
+            raise fail(path, f"cannot read TIFF, the file is truncated, corrupted or not a "
+                             f"TIFF ({detail})") from None
+    if "S" in axes and shape[axes.index("S")] > 1:
+        raise fail(path, f"TIFF pages have {shape[axes.index('S')]} colour samples per pixel; "
+                         "read it without chunks (a greyscale copy is checked whole)")
+    # The checks of _to_zyx on a zero-stride stand-in: they look at the shape only.
+    zyx = _to_zyx(np.broadcast_to(np.zeros((), dtype), shape), axes, path, nseries, 3).shape
+    if offset is None and (len(pages) != zyx[0] or page_shape != zyx[1:]):
+        raise fail(path, f"TIFF of axes {axes} and shape {shape} is not stored as one page "
+                         "per z-slice; read it without chunks")
+    return TiffLayout(zyx, stored, None if offset is None else int(offset), pages), meta
 
 
 def slice_files(path: Path | str) -> list[Path]:

@@ -1,9 +1,12 @@
 """Zarr volumes (v2 and v3 stores, a bare array or a group) via zarr-python.
 
-The array is read whole into memory (fine up to a few GB; lazy reading through dask is
-future work). Spacing comes from the array's attributes ``spacing``, ``voxel_size`` or
-``element_size_um`` (z, y, x) with ``unit``, else the enclosing group's. For an OME-Zarr
-(NGFF 0.4/0.5) image group, the full-resolution level and its ``scale`` transform are used.
+:func:`read_zarr` reads the array whole into memory; :func:`open_zarr` opens it lazily
+(:class:`ZarrSource`, one read per chunk, picklable for worker processes). Both first check
+that the stored chunk files agree with the declared chunk grid
+(:func:`uqtwin.io.zarrcheck.check_zarr_chunks`). Spacing comes from the array's attributes
+``spacing``, ``voxel_size`` or ``element_size_um`` (z, y, x) with ``unit``, else the
+enclosing group's. For an OME-Zarr (NGFF 0.4/0.5) image group, the full-resolution level
+and its ``scale`` transform are used.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ import zarr
 
 from uqtwin.errors import VolumeError
 from uqtwin.io._common import FileMeta, calibrated, fail, spacing_from_attrs, squeeze_to_3d
+from uqtwin.io.lazy import expand_key, squeezed_shape
+from uqtwin.io.zarrcheck import check_zarr_chunks
 
 
 def _arrays(group: Any, prefix: str = "") -> list[tuple[str, Any]]:
@@ -59,6 +64,40 @@ def _ngff(group: Any, path: Path) -> tuple[str, FileMeta] | None:
         return None
 
 
+def _select(path: Path, dataset: str | None) -> tuple[Any, FileMeta]:
+    """The zarr array to read (the only 3-D one, or OME-Zarr's first level, when not
+    named) and its spacing metadata; its chunk files are checked against its grid."""
+    node = zarr.open(store=str(path), mode="r")
+    group_meta = FileMeta()
+    if isinstance(node, zarr.Group):
+        group_meta = spacing_from_attrs(dict(node.attrs), path)
+        ngff = _ngff(node, path) if dataset is None else None
+        if ngff is not None:
+            dataset, group_meta = ngff
+        if dataset is None:
+            found = _arrays(node)
+            cands = [n for n, a in found if len(a.shape) == 3]
+            if len(cands) != 1:
+                raise fail(path, f"{'no' if not cands else len(cands)} 3-D arrays found, "
+                                 f"pass dataset=... ({_listing(found)})")
+            dataset = cands[0]
+        try:
+            arr_node = node[dataset.strip("/")]
+        except KeyError:
+            raise fail(path, f"dataset {dataset!r} not found "
+                             f"({_listing(_arrays(node))})") from None
+        if isinstance(arr_node, zarr.Group):
+            raise fail(path, f"dataset {dataset!r} is a group, not an array "
+                             f"({_listing(_arrays(node))})")
+    else:
+        arr_node = node
+    check_zarr_chunks(path, str(getattr(arr_node, "path", "") or ""))
+    meta = spacing_from_attrs(dict(arr_node.attrs), path)
+    if not meta.known:
+        meta = group_meta if group_meta.known else meta
+    return arr_node, meta
+
+
 def read_zarr(path: Path, dataset: str | None = None) -> tuple[np.ndarray, FileMeta]:
     """Read a zarr array, or one array of a zarr group, as a (z, y, x) array.
 
@@ -77,33 +116,7 @@ def read_zarr(path: Path, dataset: str | None = None) -> tuple[np.ndarray, FileM
         Spacing from the array's or the group's attributes.
     """
     try:
-        node = zarr.open(store=str(path), mode="r")
-        group_meta = FileMeta()
-        if isinstance(node, zarr.Group):
-            group_meta = spacing_from_attrs(dict(node.attrs), path)
-            ngff = _ngff(node, path) if dataset is None else None
-            if ngff is not None:
-                dataset, group_meta = ngff
-            if dataset is None:
-                found = _arrays(node)
-                cands = [n for n, a in found if len(a.shape) == 3]
-                if len(cands) != 1:
-                    raise fail(path, f"{'no' if not cands else len(cands)} 3-D arrays found, "
-                                     f"pass dataset=... ({_listing(found)})")
-                dataset = cands[0]
-            try:
-                arr_node = node[dataset.strip("/")]
-            except KeyError:
-                raise fail(path, f"dataset {dataset!r} not found "
-                                 f"({_listing(_arrays(node))})") from None
-            if isinstance(arr_node, zarr.Group):
-                raise fail(path, f"dataset {dataset!r} is a group, not an array "
-                                 f"({_listing(_arrays(node))})")
-        else:
-            arr_node = node
-        meta = spacing_from_attrs(dict(arr_node.attrs), path)
-        if not meta.known:
-            meta = group_meta if group_meta.known else meta
+        arr_node, meta = _select(path, dataset)
         arr = np.asarray(arr_node[...])
     except (VolumeError, MemoryError):
         raise
@@ -111,6 +124,79 @@ def read_zarr(path: Path, dataset: str | None = None) -> tuple[np.ndarray, FileM
         raise fail(path, f"cannot read zarr store, it is missing metadata, truncated or not "
                          f"zarr ({type(exc).__name__}: {exc})") from None
     return squeeze_to_3d(arr, path, "zarr array"), meta
+
+
+class ZarrSource:
+    """One zarr array, opened anew for each chunk read (safe in threads and processes).
+
+    Holds only the store's path and the array's path in it, so it pickles into a task
+    graph. Length-1 axes beyond three (OME-Zarr's t and c) are dropped.
+
+    Parameters
+    ----------
+    path : Path
+        The store.
+    component : str
+        The array's path in the store (``""`` for a bare array).
+    shape : tuple of ints
+        The array's stored shape.
+    dtype : numpy dtype
+        As stored; reads return native byte order.
+    chunks : tuple of ints
+        The stored chunk shape.
+    """
+
+    def __init__(self, path: Path, component: str, shape: tuple[int, ...], dtype: Any,
+                 chunks: tuple[int, ...]) -> None:
+        self.path, self.component = Path(path), component
+        self.stored_shape = tuple(int(n) for n in shape)
+        dt = np.dtype(dtype)
+        self.dtype = dt.newbyteorder("=") if dt.byteorder not in "=|" else dt
+        self.shape = squeezed_shape(self.stored_shape)
+        self.ndim = len(self.shape)
+        self.chunks = tuple(c for c, n in zip(chunks, self.stored_shape, strict=True)
+                            if len(self.stored_shape) <= 3 or n != 1)
+
+    def __dask_tokenize__(self) -> tuple:
+        st = self.path.stat()
+        return ("zarr", str(self.path.resolve()), st.st_mtime_ns, self.component,
+                self.stored_shape)
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        full, shape = expand_key(key, self.stored_shape)
+        arr = zarr.open_array(store=str(self.path), path=self.component or None, mode="r")
+        return np.asarray(arr[full], dtype=self.dtype).reshape(shape)
+
+
+def open_zarr(path: Path, dataset: str | None = None) -> tuple[ZarrSource, FileMeta]:
+    """Open a zarr array lazily, checking now that its chunk files fit its chunk grid.
+
+    Parameters
+    ----------
+    path : Path
+    dataset : str, optional
+        As for :func:`read_zarr`.
+
+    Returns
+    -------
+    source : ZarrSource
+        For :func:`uqtwin.io.lazy.lazy_array`; ``source.chunks`` is the stored chunk shape.
+    meta : FileMeta
+        Spacing from the array's or the group's attributes.
+    """
+    try:
+        arr_node, meta = _select(path, dataset)
+        src = ZarrSource(path, str(getattr(arr_node, "path", "") or ""), arr_node.shape,
+                         arr_node.dtype, arr_node.chunks)
+    except (VolumeError, MemoryError):
+        raise
+    except Exception as exc:
+        raise fail(path, f"cannot read zarr store, it is missing metadata, truncated or not "
+                         f"zarr ({type(exc).__name__}: {exc})") from None
+    if src.ndim != 3:
+        raise fail(path, f"zarr array is {len(src.stored_shape)}-D with shape "
+                         f"{src.stored_shape}; a volume must be 3-D (z, y, x)")
+    return src, meta
 
 
 def write_zarr(arr: np.ndarray, path: Path, spacing: Any, unit: str,
