@@ -227,3 +227,32 @@ def test_sample_docstring_examples_run():
         result = doctest.testmod(module)
         assert result.failed == 0, module.__name__
         assert result.attempted > 0, module.__name__
+
+
+def test_lattice_field_has_unit_variance_and_the_gaussian_correlation():
+    from uqtwin.sample.fields import local_gaussian_field
+
+    g = np.stack([local_gaussian_field((10, 10, 10), 3.0, s) for s in range(150)])
+    assert np.mean(g.var(axis=0)) == pytest.approx(1.0, abs=0.03)
+    big = local_gaussian_field((64, 64, 64), 3.0, 11).astype(float)
+    for lag in (2, 3, 5):
+        rho = np.mean(big[:, :, :-lag] * big[:, :, lag:]) / big.var()
+        assert rho == pytest.approx(np.exp(-(lag**2) / (2 * 3.0**2)), abs=0.06)
+
+
+def test_a_member_drawn_chunk_by_chunk_is_the_member_drawn_whole():
+    from uqtwin.phantoms import image_phantom, spheres_with_binder
+    from uqtwin.sample import ambiguity
+
+    truth = spheres_with_binder((24, 40, 72), seed=2)
+    vol = image_phantom(truth, (45.0, 105.0, 175.0), blur_sigma=0.8, photons=300.0, seed=3)
+    state = ambiguity.create(vol, ("pore", "binder", "active"),
+                             ambiguity.AmbiguityOptions(n_draws=2), seed=0)
+    member = state.draw_member(np.random.default_rng(5))
+    whole = ambiguity.sample_member(state, member, np.random.default_rng(9))
+    assert len(np.unique(whole)) == 3
+    for chunk in (32, (32, 64, 32), (64, 32, 64)):
+        part = ambiguity.sample_member(state, member, np.random.default_rng(9), chunk=chunk)
+        np.testing.assert_array_equal(part, whole)
+    with pytest.raises(VolumeError, match="multiples of 32"):
+        ambiguity.sample_member(state, member, np.random.default_rng(9), chunk=20)

@@ -33,6 +33,11 @@ than the blur, so its uncertain voxels move together (coherent boundary shifts) 
 particle surfaces stay smooth. Each voxel keeps its member's marginal law:
 ``P(active) = A``, ``P(middle) = (1 - A) s r``, ``P(pore) = (1 - A)(1 - s r)``.
 
+Both fields are lattice fields (:mod:`uqtwin.sample.fields`): a member drawn chunk by chunk
+(``sample_member(..., chunk=...)``) is the member drawn whole, bit for bit. They replaced
+FFT fields of the same law (Gaussian correlation, unit variance, non-periodic) in #13, so
+each seed now draws a different member of the same ensemble law.
+
 The nuisance priors are calibrated by the leave-one-family-out study
 (benchmarks/calibration.py; benchmarks/README.md, "Calibration"): each phantom gives the
 ``q`` that reproduces its active fraction, the ``s`` that reproduces its middle-phase
@@ -61,7 +66,13 @@ from scipy import stats
 from scipy.special import ndtr
 
 from uqtwin.errors import VolumeError
-from uqtwin.sample.correlated import correlation_lengths, gaussian_random_field
+from uqtwin.sample.correlated import correlation_lengths
+from uqtwin.sample.fields import (
+    NOISE_BLOCK,
+    block_partial_sums,
+    local_gaussian_field,
+    moments,
+)
 from uqtwin.sample.priors import (
     BINDER_PRIORS,
     DEFAULT_SHARE_PRIOR,
@@ -76,6 +87,7 @@ from uqtwin.segment.bayes import (
 )
 from uqtwin.segment.mixture import MixtureModel, fit_mixture, grey_values, phase_posteriors
 from uqtwin.segment.partial_volume import pv_phase_posteriors
+from uqtwin.segment.tables import TABLE_POINTS, worth_tabulating
 
 
 @dataclass(frozen=True)
@@ -204,10 +216,29 @@ class AmbiguityState:
         a = (1.0 - share) * self.pv_posteriors(draw)[-1] + share * self.plain[-1]
         return np.clip(a, 0.0, 1.0).astype(np.float32)
 
-    def middle_ratios(self) -> np.ndarray:
-        """``r`` per middle phase: plain probability given not active, (K-2, z, y, x)."""
-        rest = np.maximum(self.plain[:-1].sum(axis=0), 1e-12)
-        return (self.plain[1:-1] / rest).astype(np.float32)
+    def active_probability_in(self, box: tuple[slice, slice, slice], draw: int | None,
+                              share: float) -> np.ndarray:
+        """:meth:`active_probability` on the sub-box ``box`` only, with the same values."""
+        model = self.posterior.point() if draw is None else self.posterior.draw(draw)
+        flat = self.volume.reshape(-1)
+        if worth_tabulating(flat, TABLE_POINTS):
+            # the whole volume's grid, so the chunk gets the whole volume's values
+            pv = pv_phase_posteriors(self.volume[box], model, phases=self.phases,
+                                     value_range=(float(flat.min()), float(flat.max())))
+        else:
+            pv = pv_phase_posteriors(self.volume[box], model, phases=self.phases,
+                                     table_points=None)
+        a = (1.0 - share) * pv.values[-1] + share * self.plain[(-1, *box)]
+        return np.clip(a, 0.0, 1.0).astype(np.float32)
+
+    def middle_ratios(self, box: tuple[slice, ...] = ()) -> np.ndarray:
+        """``r`` per middle phase: plain probability given not active, (K-2, z, y, x).
+
+        With ``box`` (three slices), on that sub-box only.
+        """
+        plain = self.plain[(slice(None), *box)]
+        rest = np.maximum(plain[:-1].sum(axis=0), 1e-12)
+        return (plain[1:-1] / rest).astype(np.float32)
 
     def member_posteriors(self, draw: int | None, share: float, solid: float) -> np.ndarray:
         """A member's per-voxel phase law, float32 (phase, z, y, x)."""
@@ -323,26 +354,102 @@ def sample(state: AmbiguityState, seed: int | np.random.Generator) -> np.ndarray
     return sample_member(state, state.draw_member(rng), rng)
 
 
-def sample_member(state: AmbiguityState, member: Member,
-                  rng: np.random.Generator) -> np.ndarray:
+def sample_member(state: AmbiguityState, member: Member, rng: np.random.Generator,
+                  *, chunk: int | Sequence[int] | None = None) -> np.ndarray:
     """Labels of one member with given nuisance values (the calibration study varies them).
 
     The active phase is where a long-range uniform field exceeds ``1 - A``; the other
     voxels invert ``s r`` per middle phase with a second, texture-length field; the rest is
-    pore (the darkest phase).
+    pore (the darkest phase). Both fields are lattice fields
+    (:func:`uqtwin.sample.fields.local_gaussian_field`), so the member can be drawn chunk
+    by chunk: with ``chunk`` the volume is drawn in boxes of that shape (multiples of
+    :data:`~uqtwin.sample.fields.NOISE_BLOCK` voxels) and the labels are the same, bit
+    for bit, as drawn whole.
     """
-    a = state.active_probability(member.draw, member.share)
-    g = gaussian_random_field(a.shape, state.options.correlation_length, rng)
+    shape = state.volume.shape
+    field_seed, texture_seed = (int(v) for v in rng.integers(0, 2**63 - 1, size=2))
+    ell = state.options.correlation_length
+    boxes = chunk_boxes(shape, chunk)
+    if len(boxes) == 1:
+        g = local_gaussian_field(shape, ell, field_seed)
+        fields = {0: g}
+        mean, sd = moments([block_partial_sums(g)])
+    else:
+        # first pass: the field's volume moments, from per-block sums added exactly
+        fields = {}
+        mean, sd = moments(
+            block_partial_sums(
+                local_gaussian_field(_extent(b), ell, field_seed, origin=_origin(b)),
+                _origin(b))
+            for b in boxes)
+    labels = np.zeros(shape, np.uint8)
+    for i, box in enumerate(boxes):
+        g = fields.pop(i, None)
+        if g is None:
+            g = local_gaussian_field(_extent(box), ell, field_seed, origin=_origin(box))
+        labels[box] = _member_labels(state, member, box, g, mean, sd, texture_seed)
+    return labels
+
+
+def _origin(box: tuple[slice, slice, slice]) -> tuple[int, int, int]:
+    return tuple(int(s.start) for s in box)  # type: ignore[return-value]
+
+
+def _extent(box: tuple[slice, slice, slice]) -> tuple[int, int, int]:
+    return tuple(int(s.stop - s.start) for s in box)  # type: ignore[return-value]
+
+
+def chunk_boxes(shape: Sequence[int], chunk: int | Sequence[int] | None,
+                ) -> list[tuple[slice, slice, slice]]:
+    """The boxes that tile ``shape`` in chunks of ``chunk`` (None: one box).
+
+    Parameters
+    ----------
+    shape : sequence of 3 ints
+        Volume shape.
+    chunk : int, sequence of 3 ints, or None
+        Chunk shape; every side a multiple of
+        :data:`~uqtwin.sample.fields.NOISE_BLOCK`.
+
+    Returns
+    -------
+    list of tuples of 3 slices
+
+    Raises
+    ------
+    VolumeError
+        If a chunk side is not a positive multiple of the noise block.
+
+    Examples
+    --------
+    >>> len(chunk_boxes((64, 64, 40), 32)), chunk_boxes((8, 8, 8), None)[0][0]
+    (8, slice(0, 8, None))
+    """
+    if chunk is None:
+        return [tuple(slice(0, int(n)) for n in shape)]  # type: ignore[list-item]
+    sides = [int(chunk)] * 3 if np.isscalar(chunk) else [int(c) for c in chunk]
+    if len(sides) != 3 or any(c < 1 or c % NOISE_BLOCK for c in sides):
+        raise VolumeError(f"chunk sides must be positive multiples of {NOISE_BLOCK} voxels "
+                          f"(the noise blocks), got {chunk!r}")
+    starts = [range(0, int(n), c) for n, c in zip(shape, sides, strict=True)]
+    return [(slice(z, min(z + sides[0], shape[0])), slice(y, min(y + sides[1], shape[1])),
+             slice(x, min(x + sides[2], shape[2])))
+            for z in starts[0] for y in starts[1] for x in starts[2]]
+
+
+def _member_labels(state: AmbiguityState, member: Member, box, g: np.ndarray, mean: float,
+                   sd: float, texture_seed: int) -> np.ndarray:
+    a = state.active_probability_in(box, member.draw, member.share)
     # The field only makes boundaries move together locally; its volume mean would add a
     # spread of the fractions set by correlation length / box size, not by the data, so it
     # is removed (the calibrated q carries the global share).
-    g = (g - g.mean()) / max(float(g.std()), 1e-12)
-    u = ndtr(g)
-    v = ndtr(gaussian_random_field(a.shape, member.texture_length, rng))
+    u = ndtr((g - np.float32(mean)) / np.float32(max(sd, 1e-12)))
+    v = ndtr(local_gaussian_field(a.shape, member.texture_length, texture_seed,
+                                  origin=_origin(box)))
     k = len(state.phases)
     labels = np.zeros(a.shape, np.uint8)
     if k > 2:
-        cum = member.solid * np.cumsum(state.middle_ratios(), axis=0)
+        cum = member.solid * np.cumsum(state.middle_ratios(box), axis=0)
         # First middle phase whose cumulative share exceeds v; k - 1 (none) -> pore.
         idx = 1 + (v[None] >= cum).sum(axis=0)
         labels = np.where(idx < k - 1, idx, 0).astype(np.uint8)

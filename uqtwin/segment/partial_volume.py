@@ -197,6 +197,7 @@ def pv_phase_posteriors(
     phases: Sequence[str],
     chunk_voxels: int = 2**21,
     table_points: int | None = TABLE_POINTS,
+    value_range: tuple[float, float] | None = None,
 ) -> xr.DataArray:
     """Probability of each voxel's (centre) phase under the partial-volume mixture.
 
@@ -218,6 +219,10 @@ def pv_phase_posteriors(
         many evenly spaced grey values between the volume's minimum and maximum and
         linearly interpolated (:mod:`uqtwin.segment.tables`; the difference from the
         per-voxel evaluation is below 1e-5). ``None`` always evaluates per voxel.
+    value_range : (float, float), optional
+        Tabulate on this grey-value range (enclosing the volume's values) whatever the
+        volume's size: a chunk then gets exactly the values of the whole volume whose
+        range it is (with ``table_points`` not None).
 
     Returns
     -------
@@ -239,7 +244,10 @@ def pv_phase_posteriors(
     flat = arr.reshape(-1)
     k = model.n_phases
     out = np.empty((k, flat.size), dtype=np.float32)
-    if worth_tabulating(flat, table_points):
+    if table_points is not None and value_range is not None and flat.size:
+        tabulated(flat, lambda g: _posteriors_at(g, model), out, int(table_points),
+                  value_range)
+    elif worth_tabulating(flat, table_points):
         # A smooth function of the grey value alone: on a grid, then interpolated.
         tabulated(flat, lambda g: _posteriors_at(g, model), out, int(table_points))
     else:

@@ -60,6 +60,7 @@ def tabulated(
     evaluate: Callable[[np.ndarray], np.ndarray],
     out: np.ndarray,
     points: int = TABLE_POINTS,
+    value_range: tuple[float, float] | None = None,
 ) -> np.ndarray:
     """``evaluate(flat)`` by linear interpolation in a table of ``points`` grey values.
 
@@ -73,6 +74,9 @@ def tabulated(
         Filled with the interpolated values (its dtype, e.g. float32).
     points : int
         Evenly spaced grid points from ``flat.min()`` to ``flat.max()`` (>= 2).
+    value_range : (float, float), optional
+        The grid's ends instead (they must enclose ``flat``): a chunk of a volume uses
+        the whole volume's range, so it gets the values the whole volume would.
 
     Returns
     -------
@@ -87,7 +91,8 @@ def tabulated(
     >>> bool(np.abs(approx[0] - np.sin(g)).max() < 1e-4)
     True
     """
-    lo, hi = float(flat.min()), float(flat.max())
+    lo, hi = ((float(flat.min()), float(flat.max())) if value_range is None
+              else (float(value_range[0]), float(value_range[1])))
     grid = np.linspace(lo, hi, int(points))
     table = np.ascontiguousarray(evaluate(grid), dtype=np.float64)
     _interpolate(flat, lo, (int(points) - 1) / (hi - lo), table, out)
