@@ -119,12 +119,15 @@ def reference_context(prepared: Prepared, cfg: RunConfig) -> dict[str, Any]:
         The context of :func:`uqtwin.quantities.registry.prepare_context`, passed to every
         sample's :class:`~uqtwin.volume.Microstructure`.
     """
-    from uqtwin.quantities.registry import prepare_context
+    from uqtwin.quantities.registry import needs_context, prepare_context
 
+    q = cfg.quantities
+    if not needs_context(q.names):
+        # nothing to prepare: skip the reference segmentation (seconds on a large scan)
+        return {}
     labels = np.argmax(prepared.sampler.point_posteriors(), axis=0).astype(np.uint8)
     ms = Microstructure(labels, prepared.spacing, prepared.unit, prepared.phases,
                         materials_of(cfg))
-    q = cfg.quantities
     return prepare_context(ms, q.names, phases=q.phases, options=q.options)
 
 

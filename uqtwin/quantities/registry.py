@@ -89,6 +89,29 @@ def check_options(name: str, options: Mapping[str, Any]) -> None:
             )
 
 
+def needs_context(names: Sequence[str] | None = None) -> bool:
+    """Whether any of the named quantities prepares a run-wide context.
+
+    Parameters
+    ----------
+    names : sequence of str, optional
+        Registered quantity names (default: all).
+
+    Returns
+    -------
+    bool
+        False when :func:`prepare_context` would return an empty context, so the caller
+        can skip building the reference microstructure.
+
+    Examples
+    --------
+    >>> needs_context(["volume_fraction"]), needs_context(["tortuosity_factor"])
+    (False, True)
+    """
+    names = list(QUANTITIES) if names is None else list(names)
+    return any(get_quantity(n).prepare is not None for n in names)
+
+
 def prepare_context(
     reference: Microstructure,
     names: Sequence[str] | None = None,
