@@ -7,6 +7,7 @@ quantities of :mod:`uqtwin.quantities` are thin wrappers around these functions.
 
 ==============================  ==========================================================
 :func:`surface_area`            boundary area of a mask, box sides excluded
+:func:`surface_area_by_chunks`  the same, one chunk and its halo in memory at a time
 :func:`boundary_mesh`           smoothed marching-cubes surface of a mask
 :func:`local_thickness`         diameter of the largest inscribed ball covering each voxel
 :func:`intrusion_size`          ball diameter at which fluid from a face reaches each voxel
@@ -21,8 +22,10 @@ One idea per module: :mod:`~uqtwin.morphology.marching` (marching cubes),
 (clipping to the box and areas), :mod:`~uqtwin.morphology.distance` (exact EDTs),
 :mod:`~uqtwin.morphology.thickness` (local thickness), :mod:`~uqtwin.morphology.intrusion`
 (intrusion size), :mod:`~uqtwin.morphology.unionfind`, :mod:`~uqtwin.morphology.particles`
-(particle segmentation), :mod:`~uqtwin.morphology.bins` (the shared size bins) and
-:mod:`~uqtwin.morphology.components` (connected components).
+(particle segmentation), :mod:`~uqtwin.morphology.bins` (the shared size bins),
+:mod:`~uqtwin.morphology.components` (connected components) and
+:mod:`~uqtwin.morphology.chunked` (counts and surface areas of volumes too large for
+memory, chunk by chunk).
 """
 
 from __future__ import annotations
@@ -31,8 +34,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from uqtwin.morphology.areas import mesh_area, surface_area, triangle_areas
+    from uqtwin.morphology.areas import areas_in_box, mesh_area, surface_area, triangle_areas
     from uqtwin.morphology.bins import default_bins
+    from uqtwin.morphology.chunked import phase_counts_by_chunks, surface_area_by_chunks
     from uqtwin.morphology.components import CONNECTIVITY, connected_components, percolates
     from uqtwin.morphology.intrusion import intrusion_size
     from uqtwin.morphology.mesh import Mesh, boundary_mesh
@@ -44,6 +48,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
 _EXPORTS = {
     "CONNECTIVITY": "components",
     "Mesh": "mesh",
+    "areas_in_box": "areas",
     "boundary_mesh": "mesh",
     "connected_components": "components",
     "default_bins": "bins",
@@ -53,13 +58,16 @@ _EXPORTS = {
     "particle_labels": "particles",
     "particle_table": "particles",
     "percolates": "components",
+    "phase_counts_by_chunks": "chunked",
     "surface_area": "areas",
+    "surface_area_by_chunks": "chunked",
     "triangle_areas": "areas",
 }
 
 __all__ = [
     "CONNECTIVITY",
     "Mesh",
+    "areas_in_box",
     "boundary_mesh",
     "connected_components",
     "default_bins",
@@ -69,7 +77,9 @@ __all__ = [
     "particle_labels",
     "particle_table",
     "percolates",
+    "phase_counts_by_chunks",
     "surface_area",
+    "surface_area_by_chunks",
     "triangle_areas",
 ]
 

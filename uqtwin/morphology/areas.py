@@ -146,6 +146,36 @@ def triangle_areas(
         spacing_arr = np.asarray(spacing, dtype=float)
         lo = -0.5 * spacing_arr
         hi = (np.asarray(shape, dtype=float) - 0.5) * spacing_arr
+    return areas_in_box(mesh, lo, hi)
+
+
+def areas_in_box(mesh: Mesh, lo: Sequence[float], hi: Sequence[float]) -> np.ndarray:
+    """Area of each triangle of ``mesh`` inside the box ``[lo, hi]`` (physical units).
+
+    Parameters
+    ----------
+    mesh : Mesh
+        Surface from :func:`boundary_mesh`.
+    lo, hi : sequence of 3 floats
+        Corners of the box along (z, y, x), in the mesh's length unit.
+
+    Returns
+    -------
+    ndarray of float, shape (nf,)
+        Area of the part of each triangle inside the box (triangles crossing a side are
+        clipped), in length unit².
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from uqtwin.morphology import boundary_mesh
+    >>> slab = np.zeros((10, 20, 20), bool)
+    >>> slab[3:7] = True
+    >>> float(areas_in_box(boundary_mesh(slab), (-0.5, -0.5, -0.5), (9.5, 9.5, 19.5)).sum())
+    400.0
+    """
+    lo = np.asarray(lo, dtype=float)
+    hi = np.asarray(hi, dtype=float)
     faces = np.ascontiguousarray(mesh.faces)
     areas, status = _areas_status(np.ascontiguousarray(mesh.verts), faces, lo, hi)
     cut = np.flatnonzero(status == 2)
