@@ -15,7 +15,9 @@ draw_sample`` keeps working).
 from __future__ import annotations
 
 import datetime as _dt
+import itertools
 import time
+import uuid
 from collections.abc import Callable
 
 import xarray as xr
@@ -101,23 +103,82 @@ def _compute_local(tasks, workers: int | None,
 
 
 def _compute_distributed(address: str, sampler, context, jobs, inputs, on_done) -> None:
+    # Samples go to the cluster a few at a time and each is released as soon as it is
+    # saved: neither the client nor the workers hold more than the samples in flight, so
+    # memory stays flat however long the ensemble. A worker that dies takes only its
+    # running samples with it: the scheduler runs them again elsewhere, and if every
+    # worker holding the fitted model died, the model is sent again.
+    import dask
+
     try:
-        from distributed import Client, as_completed
+        from distributed import CancelledError, Client, as_completed
     except ImportError:
         raise UqtwinInputError(
             f"scheduler {address!r} needs dask.distributed: pip install 'uqtwin[dist]'"
         ) from None
+    pending = iter(jobs)
     with Client(address) as client:
-        # Send the fitted model and the context to every worker once, not once per sample
-        # (in lists: scatter would take a dict for a name -> data mapping).
-        [shared, shared_context] = client.scatter([sampler, context], broadcast=True)
-        futures = [
-            client.submit(evaluate_sample, index, seed, shared, shared_context, inputs,
-                          key=f"uqtwin-sample-{index}-{seed}", pure=False)
-            for index, seed in jobs
-        ]
-        for fut in as_completed(futures):
-            on_done(*fut.result())
+        shared = _Shared(client, (sampler, context))
+        running = as_completed()
+        job_of: dict[str, tuple[int, int, int]] = {}  # key -> index, seed, model's sending
+
+        def submit(index: int, seed: int) -> None:
+            # A key of this submission only: a resumed or resubmitted sample never meets
+            # a task of the same name that the scheduler is still releasing.
+            future = client.submit(evaluate_sample, index, seed, *shared.futures, inputs,
+                                   key=f"uqtwin-sample-{index}-{uuid.uuid4().hex}",
+                                   pure=False)
+            job_of[future.key] = (index, seed, shared.sent)
+            running.add(future)
+
+        def top_up() -> None:
+            for index, seed in itertools.islice(pending, _in_flight(client) - running.count()):
+                submit(index, seed)
+
+        top_up()
+        for future in running:
+            index, seed, sent = job_of.pop(future.key)
+            try:
+                result = future.result()  # raises the sample's own error, if any
+            except CancelledError:  # its inputs, the scattered model, were lost
+                if sent == shared.sent:
+                    shared.send()
+                submit(index, seed)
+                continue
+            future.release()  # the workers may forget it: it is on the client now
+            del future
+            # xarray writes under a distributed.Lock while a Client is around: one
+            # semaphore per sample file left on the scheduler (memory growing with every
+            # member) and a round trip each. The file is this process's alone: a local
+            # lock is right.
+            with dask.config.set(scheduler="synchronous"):
+                on_done(*result)
+            del result
+            top_up()
+
+
+class _Shared:
+    """The fitted model and the context, scattered to every worker once per sending."""
+
+    def __init__(self, client, data: tuple) -> None:
+        self.client, self.data, self.sent, self.futures = client, data, 0, []
+        self.send()
+
+    def send(self) -> None:
+        # Scatter fails when no worker is up: batch-queued workers may not have started
+        # yet, or may all have died and be restarting; it waits for them (for ever: an
+        # interrupted run resumes).
+        self.client.wait_for_workers(1)
+        # In a list: scatter would take a dict for a name -> data mapping. hash=False: a
+        # fresh key, never the one being declared lost.
+        self.futures = self.client.scatter(list(self.data), broadcast=True, hash=False)
+        self.sent += 1
+
+
+def _in_flight(client) -> int:
+    # Two per worker thread keep every thread busy while finished samples travel back;
+    # asked again after each sample because workers come and go (adaptive clusters).
+    return max(2, 2 * sum(client.nthreads().values()))
 
 
 def run(
