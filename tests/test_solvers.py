@@ -444,3 +444,158 @@ def test_solver_options_are_checked():
         SolverOptions(cycle="F")
     with pytest.raises(ValueError, match="sweeps"):
         SolverOptions(coarse_sweeps=0)
+
+
+# --- the compact path of media of one conductivity (uqtwin.solvers.binary) ------------
+
+
+def _general_path(monkeypatch):
+    """Route every solve through the general path (face-conductance arrays)."""
+    from uqtwin.solvers import diffusion
+
+    monkeypatch.setattr(diffusion, "_binary", lambda *args: None)
+
+
+@pytest.mark.parametrize("spacing, periodic", [
+    ((1.0, 1.0, 1.0), (False, False, False)),
+    ((1.0, 0.5, 2.0), (False, False, False)),
+    ((1.0, 1.0, 1.0), (True, False, True)),
+])
+def test_mask_path_gives_the_general_path_to_the_bit(spacing, periodic, monkeypatch):
+    """Tight tolerances (float64 iterate): every iterate, hence every number, equal."""
+    k = _random_medium((22, 18, 20), 7, porosity=0.5)
+    opts = SolverOptions(flux_tol=1e-8, change_tol=1e-8, periodic=periodic)
+    compact = effective_tensor(k > 0, spacing, options=opts, keep_potential=True)
+    with monkeypatch.context() as m:
+        _general_path(m)
+        general = effective_tensor(k.astype(np.float32), spacing, options=opts,
+                                   keep_potential=True)
+    np.testing.assert_array_equal(compact.tensor, general.tensor)
+    for c, g in zip(compact.axes, general.axes, strict=True):
+        assert c.iterations == g.iterations and c.converged
+        assert (c.flux_in, c.flux_out, c.change) == (g.flux_in, g.flux_out, g.change)
+        np.testing.assert_array_equal(c.potential, g.potential)
+
+
+@pytest.mark.parametrize("periodic", [(False, False, False), (True, False, True)])
+def test_mask_path_at_default_tolerances_within_rounding_of_the_general_path(periodic,
+                                                                              monkeypatch):
+    """Default tolerances: float32 iterate, no residual array; τ moves by rounding only."""
+    k = _random_medium((32, 32, 32), 8, porosity=0.45)
+    opts = SolverOptions(periodic=periodic)
+    compact = effective_tensor(k, (1.0, 1.0, 1.0), options=opts)
+    with monkeypatch.context() as m:
+        _general_path(m)
+        general = effective_tensor(k, (1.0, 1.0, 1.0), options=opts)
+    for c, g in zip(compact.axes, general.axes, strict=True):
+        assert c.iterations == g.iterations and c.converged
+        assert c.effective[c.axis] == pytest.approx(g.effective[g.axis], rel=1e-8)
+        assert c.flux_mismatch <= 1e-4
+    # off the diagonal (volume-averaged fluxes: linear in the potential's rounding)
+    np.testing.assert_allclose(compact.tensor, general.tensor, rtol=0,
+                               atol=1e-6 * np.abs(general.tensor).max())
+
+
+def test_boolean_and_scaled_inputs_give_the_float_answer():
+    k = _random_medium((20, 20, 24), 9)
+    ref = solve_axis(k.astype(np.float32), (1.0, 1.0, 1.0), 2, options=TIGHT)
+    as_bool = solve_axis(k > 0, (1.0, 1.0, 1.0), 2, options=TIGHT)
+    np.testing.assert_array_equal(as_bool.effective, ref.effective)
+    scaled = solve_axis(0.3 * k, (1.0, 1.0, 1.0), 2, options=TIGHT)
+    np.testing.assert_allclose(scaled.effective, 0.3 * ref.effective, rtol=1e-7, atol=1e-12)
+
+
+def test_two_conductivities_take_the_general_path():
+    from uqtwin.solvers.medium import binary_unit, uniform_conductivity
+
+    k = _random_medium((12, 12, 12), 3)
+    assert uniform_conductivity(k) == 1.0 and uniform_conductivity(k > 0) == 1.0
+    k[k > 0][:5] = 2.0
+    k[0, 0, 0] = 2.0
+    assert uniform_conductivity(k) is None
+    assert uniform_conductivity(np.zeros((2, 2, 2))) is None
+    np.testing.assert_array_equal(binary_unit(2.0, (1.0, 2.0, 4.0)), [16.0, 4.0, 1.0])
+
+
+@pytest.mark.parametrize("axis, periodic", [(0, (False, False, False)),
+                                            (1, (True, False, False)),
+                                            (2, (False, True, False))])
+def test_mask_kernels_equal_the_kernels_on_the_written_out_conductances(axis, periodic):
+    from uqtwin.solvers import binary
+    from uqtwin.solvers.conductances import face_conductances
+    from uqtwin.solvers.layout import fill_ghosts, padded_zeros
+    from uqtwin.solvers.operators import apply_operator, dirichlet_rhs, residual
+    from uqtwin.solvers.smoothers import rbgs_pair, rbgs_sweep
+    from uqtwin.solvers.transfer import coarsen_faces, residual_restrict
+
+    shape = (9, 8, 7)
+    rng = np.random.default_rng(12)
+    keep = rng.random(shape) < 0.7
+    spacing = (1.0, 0.5, 2.0)
+    side = tuple(bool(p) and a != axis for a, p in enumerate(periodic))
+    g = face_conductances(keep.astype(np.float32), spacing, axis, periodic=side)
+    from uqtwin.solvers.medium import binary_unit, prepare_binary
+
+    medium = prepare_binary(keep, binary_unit(1.0, spacing))
+    m, unit = medium.mask, medium.unit
+    binary.mask_ghosts(m, axis, side)
+    for a in range(3):  # the faces the mask implies
+        out = np.empty_like(g[a])
+        binary.mask_faces(m, unit, a, out, 0)
+        np.testing.assert_array_equal(out, g[a])
+    x = padded_zeros(shape)
+    x[1:-1, 1:-1, 1:-1] = rng.random(shape)
+    fill_ghosts(x, side)
+    b = padded_zeros(shape)
+    b[1:-1, 1:-1, 1:-1] = rng.random(shape)
+    y_ref, y = padded_zeros(shape), padded_zeros(shape)
+    apply_operator(*g, x, y_ref)
+    binary.mask_apply(m, unit, x, y)
+    np.testing.assert_array_equal(y, y_ref)
+    x64 = x.astype(np.float64)
+    r_ref, r = padded_zeros(shape), padded_zeros(shape)
+    residual(*g, x64, dirichlet_rhs(g[axis], axis, shape), r_ref)
+    binary.mask_residual(m, unit, x64, axis, r)
+    np.testing.assert_array_equal(r, r_ref)
+    coarse = tuple((n + 1) // 2 for n in shape)
+    rc_ref, rc = padded_zeros(coarse), padded_zeros(coarse)
+    residual_restrict(*g, x, b, rc_ref, 2, 2, 2)
+    binary.mask_residual_restrict(m, unit, x, b, rc, 2, 2, 2, -1)
+    np.testing.assert_array_equal(rc, rc_ref)
+    for a in range(3):
+        s = list(coarse)
+        s[a] += 1
+        ref, out = np.empty(s, np.float32), np.empty(s, np.float32)
+        coarsen_faces(g[a], a, 2, 2, 2, ref)
+        binary.coarsen_mask_faces(m, unit, a, 2, 2, 2, out)
+        np.testing.assert_array_equal(out, ref)
+    for first in (0, 1):
+        ref, out = x.copy(), x.copy()
+        if any(side):
+            rbgs_sweep(*g, ref, b, first)
+            binary.mask_rbgs_sweep(m, unit, out, b, first, -1)
+        else:
+            rbgs_pair(*g, ref, b, first, 3)
+            binary.mask_rbgs_pair(m, unit, out, b, first, 3, -1)
+        np.testing.assert_array_equal(out, ref)
+
+
+def test_fused_residual_restriction_equals_residual_then_restriction():
+    from uqtwin.solvers.conductances import face_conductances
+    from uqtwin.solvers.layout import padded_zeros
+    from uqtwin.solvers.operators import coarse_residual
+    from uqtwin.solvers.transfer import residual_restrict, restrict
+
+    rng = np.random.default_rng(13)
+    for shape, ratios in (((9, 8, 7), (2, 2, 2)), ((1, 6, 5), (1, 2, 2)), ((6, 5, 1), (2, 2, 1))):
+        k = (rng.random(shape) * (rng.random(shape) < 0.8)).astype(np.float32)
+        g = face_conductances(k, (1.0, 1.0, 1.0), 0)
+        x, b, r = padded_zeros(shape), padded_zeros(shape), padded_zeros(shape)
+        x[1:-1, 1:-1, 1:-1] = rng.random(shape)
+        b[1:-1, 1:-1, 1:-1] = rng.random(shape)
+        coarse = tuple((n + q - 1) // q for n, q in zip(shape, ratios, strict=True))
+        ref, out = padded_zeros(coarse), padded_zeros(coarse)
+        coarse_residual(*g, x, b, r)
+        restrict(r, ref, *ratios)
+        residual_restrict(*g, x, b, out, *ratios)
+        np.testing.assert_array_equal(out, ref)

@@ -95,7 +95,7 @@ def _options(tol: float, max_iter: int, periodic: bool) -> SolverOptions:
 
 
 def _solve(ms: Microstructure, phase: str, tol, max_iter, periodic, x0, keep: bool):
-    return effective_tensor(ms.mask(phase).astype(np.float32), ms.spacing,
+    return effective_tensor(ms.mask(phase), ms.spacing,
                             options=_options(tol, max_iter, periodic), x0=x0,
                             keep_warm_start=keep)
 

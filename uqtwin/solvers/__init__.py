@@ -27,6 +27,7 @@ Modules, one idea each (their ``__all__`` are the building blocks):
 :mod:`~uqtwin.solvers.fluxes`              fluxes, dissipation, effective column
 :mod:`~uqtwin.solvers.layout`              padded arrays and ghost cells
 :mod:`~uqtwin.solvers.conductances`        the face rule (harmonic, fixed value, contact)
+:mod:`~uqtwin.solvers.binary`              one conductivity: the faces implied by a mask
 :mod:`~uqtwin.solvers.operators`           the matrix-free operator and right-hand side
 :mod:`~uqtwin.solvers.smoothers`           red-black Gauss-Seidel, relaxation of cells
 :mod:`~uqtwin.solvers.transfer`            multigrid restriction, prolongation, coarsening

@@ -23,20 +23,35 @@ import time
 
 import numpy as np
 
-from uqtwin.solvers.cg import pcg
+from uqtwin.solvers.binary import (
+    mask_apply,
+    mask_ghosts,
+    mask_residual,
+    mask_residual_dot,
+)
+from uqtwin.solvers.cg import pcg, pcg_residual_free
 from uqtwin.solvers.clusters import isolated_clusters
 from uqtwin.solvers.deflation import DeflatedPreconditioner, cluster_space
 from uqtwin.solvers.fluxes import DrivenFaces
 from uqtwin.solvers.layout import fill_ghosts, padded_index, padded_zeros, zero_frame
-from uqtwin.solvers.medium import Medium
-from uqtwin.solvers.multigrid import build_hierarchy
+from uqtwin.solvers.medium import BinaryMedium, Medium
+from uqtwin.solvers.multigrid import build_hierarchy, mask_levels
 from uqtwin.solvers.operators import apply_operator, dirichlet_rhs, residual
 from uqtwin.solvers.options import CYCLE_INDEX, SolverOptions
 from uqtwin.solvers.smoothers import relax_cells
 from uqtwin.solvers.solutions import AxisSolution, WarmStart
 from uqtwin.solvers.stopping import change_ahead, flux_mismatch
 
-__all__ = ["solve_driven", "workspace"]
+__all__ = ["solve_binary", "solve_driven", "workspace"]
+
+# the compact path keeps its iterate in float32, and no residual array (CG reads the
+# true residual of the iterate, pcg_residual_free), when both tolerances are at least
+# this: the iterate's rounding (~3e-8 of the potential) moves τ by 1e-10..3e-8 (128³ to
+# 500³) and floors the flux mismatch near 1e-7..1e-6 (128³ random media: at 1e-6 a
+# float32 iterate took 40 % more iterations, at 1e-9 it stopped at the precision
+# floor), so tighter solves keep the float64 iterate and the residual recurrence of
+# pcg: the general path's iterates, to the bit
+FLOAT32_ITERATE_TOL = 1e-5
 
 # relaxation of the cells a warm start has no value for: until no value moves by more
 # than FILL_TOL (of the unit drop); joined clusters of a few hundred cells take ~100 sweeps
@@ -60,14 +75,14 @@ def workspace(shape, dtype, work: dict | None) -> dict:
     Returns
     -------
     dict
-        ``"x"``: a padded float64 solution array; ``"cg"``: 4 padded arrays of ``dtype``
-        for the solver's vectors. New arrays are zero.
+        ``"x"``: a padded float64 solution array; ``"cg"``: 3 padded arrays of ``dtype``
+        for the solver's vectors (:func:`~uqtwin.solvers.cg.pcg`). New arrays are zero.
     """
     if work is not None and work["x"].shape == tuple(n + 2 for n in shape) \
             and work["cg"][0].dtype == dtype:
         return work
     return {"x": padded_zeros(shape, np.float64),
-            "cg": tuple(padded_zeros(shape, dtype) for _ in range(4))}
+            "cg": tuple(padded_zeros(shape, dtype) for _ in range(3))}
 
 
 def _start(x: np.ndarray, x0, medium: Medium, b: np.ndarray, periodic) -> None:
@@ -138,19 +153,7 @@ def solve_driven(medium: Medium, spacing, axis: int, periodic, options: SolverOp
     faces = DrivenFaces.of(g, axis, periodic, spacing)
     # from zero only the inlet faces dissipate: no pass over the volume needed
     g_start = faces.dissipation(x) if x0 is not None else float(np.sum(faces.inlet))
-    state = {"energy": g_start, "change": np.inf, "drop": 0.0}
-
-    def monitor(it, v, drop):
-        mismatch = flux_mismatch(*faces.boundary_fluxes(v))
-        # the dissipation is xᵀAx − 2bᵀx + Σ G_inlet, and CG lowers xᵀAx − 2bᵀx by
-        # `drop` per step: its change is known without a pass over the volume (the
-        # value reported is evaluated from the final potential)
-        g_e = state["energy"] - drop
-        change = drop / g_e if g_e > 0 else np.inf
-        # the change still to come if the drops keep shrinking by their last ratio q
-        ahead = change_ahead(change, drop, state["drop"])
-        state.update(energy=g_e, change=change, drop=drop)
-        return mismatch <= options.flux_tol and ahead <= options.change_tol
+    monitor, state = _monitor(faces.boundary_fluxes, g_start, options)
 
     def apply_a(v, out):
         if any(periodic):
@@ -166,12 +169,38 @@ def solve_driven(medium: Medium, spacing, axis: int, periodic, options: SolverOp
               max_iter=options.max_iter, work=work["cg"])
 
     fill_ghosts(x, periodic)
+    return _solution(faces, x, res, state, medium.active_fraction, n_clusters,
+                     (mg.coarse_lu, mg.coarse_matrix), keep_potential, keep_warm_start, t0)
+
+
+def _monitor(boundary_fluxes, g_start: float, options: SolverOptions):
+    """CG's stopping test (:mod:`~uqtwin.solvers.stopping`) and the state it updates."""
+    state = {"energy": g_start, "change": np.inf, "drop": 0.0}
+
+    def monitor(it, v, drop):
+        mismatch = flux_mismatch(*boundary_fluxes(v))
+        # the dissipation is xᵀAx − 2bᵀx + Σ G_inlet, and CG lowers xᵀAx − 2bᵀx by
+        # `drop` per step: its change is known without a pass over the volume (the
+        # value reported is evaluated from the final potential)
+        g_e = state["energy"] - drop
+        change = drop / g_e if g_e > 0 else np.inf
+        # the change still to come if the drops keep shrinking by their last ratio q
+        ahead = change_ahead(change, drop, state["drop"])
+        state.update(energy=g_e, change=change, drop=drop)
+        return mismatch <= options.flux_tol and ahead <= options.change_tol
+
+    return monitor, state
+
+
+def _solution(faces: DrivenFaces, x, res, state, active_fraction, n_clusters, coarse,
+              keep_potential, keep_warm_start, t0) -> AxisSolution:
+    """The :class:`AxisSolution` of the solved potential ``x`` (ghosts filled)."""
     f_in, f_out = faces.boundary_fluxes(x)
     effective = faces.effective(x, f_in, f_out)
     pot = (np.ascontiguousarray(x[1:-1, 1:-1, 1:-1], dtype=np.float32)
            if keep_potential or keep_warm_start else None)
     return AxisSolution(
-        axis=axis,
+        axis=faces.axis,
         percolates=True,
         reason="",
         effective=effective,
@@ -181,11 +210,76 @@ def solve_driven(medium: Medium, spacing, axis: int, periodic, options: SolverOp
         change=float(state["change"]),
         iterations=res.iterations,
         converged=bool(res.converged),
-        active_fraction=medium.active_fraction,
+        active_fraction=active_fraction,
         seconds=time.perf_counter() - t0,
         deflated_clusters=n_clusters,
         stop_reason=res.stop_reason,
         potential=pot if keep_potential else None,
-        warm_start=(WarmStart(pot, mg.coarse_lu, mg.coarse_matrix) if keep_warm_start
-                    else None),
+        warm_start=WarmStart(pot, *coarse) if keep_warm_start else None,
     )
+
+
+def solve_binary(medium: BinaryMedium, spacing, axis: int, periodic, options: SolverOptions,
+                 keep_potential: bool, keep_warm_start: bool, t0: float) -> AxisSolution:
+    """The solve of :func:`solve_driven` for a medium of one conductivity, from its mask.
+
+    The conductances and the right-hand side are implied by the mask
+    (:mod:`~uqtwin.solvers.binary`). When both tolerances are at least
+    ``FLOAT32_ITERATE_TOL`` the iterate is float32 and CG stores no residual
+    (:func:`~uqtwin.solvers.cg.pcg_residual_free`: the multigrid cycle and ``r·z``
+    form it from the iterate): with two float32 CG vectors, the coarse grids and the
+    one-byte mask ~16 bytes a voxel. Tighter solves run :func:`~uqtwin.solvers.cg.pcg`
+    on a float64 iterate and three CG vectors (~24 bytes a voxel): the very iterates of
+    :func:`solve_driven`, to the bit. The fluxes and the dissipation of the solved
+    potential are summed over the mask too (:meth:`DrivenFaces.of_mask`). No warm start
+    (:func:`solve_driven` takes those); ``periodic`` as there.
+    """
+    mask, unit, shape = medium.mask, medium.unit, medium.shape
+    mask_ghosts(mask, axis, periodic)
+    mg = build_hierarchy(None, None, None, periodic=periodic,
+                         coarsest_size=options.coarsest_size, sweeps=options.sweeps,
+                         coarse_sweeps=options.coarse_sweeps,
+                         cycle_index=CYCLE_INDEX[options.cycle],
+                         levels=mask_levels(mask, unit, coarsest_size=options.coarsest_size))
+    faces = DrivenFaces.of_mask(mask, unit, axis, periodic, spacing)
+    monitor, state = _monitor(faces.boundary_fluxes, float(np.sum(faces.inlet)), options)
+
+    def apply_a(v, out):
+        if any(periodic):
+            fill_ghosts(v, periodic)
+        mask_apply(mask, unit, v, out)
+
+    def true_residual(v, out):
+        if any(periodic):
+            fill_ghosts(v, periodic)
+        mask_residual(mask, unit, v, axis, out)
+
+    if min(options.flux_tol, options.change_tol) >= FLOAT32_ITERATE_TOL:
+        # float32 iterate, its residual formed where it is read: two CG vectors
+        x = padded_zeros(shape, np.float32)
+        res = pcg_residual_free(apply_a, _residual_preconditioner(mg, axis, periodic),
+                                lambda v, z: mask_residual_dot(mask, unit, v, axis, z), x,
+                                monitor=monitor, max_iter=options.max_iter,
+                                work=tuple(padded_zeros(shape, np.float32) for _ in range(2)))
+    else:
+        x = padded_zeros(shape, np.float64)
+        res = pcg(apply_a, mg.apply, None, x, residual=true_residual, monitor=monitor,
+                  max_iter=options.max_iter, b_norm=float(np.sqrt(np.sum(faces.inlet ** 2))),
+                  work=tuple(padded_zeros(shape, np.float32) for _ in range(3)))
+    coarse = (mg.coarse_lu, mg.coarse_matrix)
+    del mg  # the grids go before the fluxes are summed
+    fill_ghosts(x, periodic)
+    return _solution(faces, x, res, state, medium.active_fraction, 0, coarse,
+                     keep_potential, keep_warm_start, t0)
+
+
+def _residual_preconditioner(mg, axis: int, periodic):
+    """``precondition(x, out)``: the multigrid cycle on the residual of the iterate ``x``
+    (:meth:`~uqtwin.solvers.multigrid.MultigridPreconditioner.apply_to_residual`)."""
+
+    def precondition(v, out):
+        if any(periodic):
+            fill_ghosts(v, periodic)
+        mg.apply_to_residual(v, axis, out)
+
+    return precondition

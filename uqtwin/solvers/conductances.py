@@ -28,6 +28,7 @@ __all__ = [
     "face_areas",
     "face_conductances",
     "fixed_value_conductance",
+    "harmonic_conductance",
     "with_contact_resistance",
 ]
 
@@ -215,10 +216,24 @@ def with_contact_resistance(g: np.ndarray, p_lo: np.ndarray, p_hi: np.ndarray,
     out[sel] = 1.0 / (1.0 / out[sel] + contact_resistance / area)
     return out
 
-@njit(inline="always")
-def _harm(a, b, geom):  # pragma: no cover - compiled
-    den = a + b
-    return (2.0 * a * b) / den * geom if den > 0 else 0.0
+def harmonic_conductance(k1, k2, geom):
+    """Conductance ``geom · 2 k1 k2 / (k1 + k2)`` of the face between two cells of
+    conductivities ``k1`` and ``k2`` (two half cells in series; 0 if both are 0), with
+    ``geom = A / h``.
+
+    In this exact order, in float64: the compiled kernel (:func:`face_conductances`)
+    is this very function, so both give the same bits.
+
+    Examples
+    --------
+    >>> harmonic_conductance(1.0, 3.0, 2.0)
+    3.0
+    """
+    den = k1 + k2
+    return (2.0 * k1 * k2) / den * geom if den > 0 else 0.0
+
+
+_harm = njit(inline="always")(harmonic_conductance)
 
 
 @njit(inline="always")

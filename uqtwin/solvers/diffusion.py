@@ -43,6 +43,24 @@ case, :mod:`~uqtwin.solvers.medium`): per axis only the two outer face layers al
 driven axis differ, on every grid, computed with the same kernels, so each column is bit
 for bit the single-axis solve. All sums are taken per plane and then in order, so the
 numbers do not depend on the number of threads.
+
+Memory
+------
+A medium of one conductivity (all conducting voxels alike, or a boolean ``k``: a
+tortuosity solve) takes a compact path, chosen automatically
+(:func:`~uqtwin.solvers.axis_solve.solve_binary`): its face conductances are implied by
+a one-byte mask and computed inside the kernels (:mod:`~uqtwin.solvers.binary`), and at
+the default tolerances its iterate is float32 and CG stores no residual: about 16
+bytes a voxel by the array sizes (mask 1, iterate 4, two CG vectors 8, coarse grids 3)
+instead of the general path's ~45 (kept voxels 1, conductivities 4, face conductances
+12 and one driven copy 4, float64 iterate 8, three CG vectors 12, coarse grids 3,
+right-hand side), plus the caller's input (1 byte a voxel as bool, 4 as float32);
+measured in ``benchmarks/README.md``. With tolerances below 1e-5 the iterate is
+float64 with CG's residual recurrence (~24 bytes a voxel) and every number is the
+general path's, to the bit; at the defaults τ moves by float32 rounding (measured:
+4e-11 to 5e-11 relative at 128³ and 256³, 2.7e-8 at 500³). Contact
+resistance, warm starts, ``dtype="float64"`` and grids of at most ``coarsest_size``
+cells take the general path.
 """
 
 from __future__ import annotations
@@ -51,8 +69,15 @@ import time
 
 import numpy as np
 
-from uqtwin.solvers.axis_solve import solve_driven, workspace
-from uqtwin.solvers.medium import Medium, drive_medium, prepare_medium
+from uqtwin.solvers.axis_solve import solve_binary, solve_driven, workspace
+from uqtwin.solvers.medium import (
+    BinaryMedium,
+    binary_unit,
+    drive_medium,
+    prepare_binary,
+    prepare_medium,
+    uniform_conductivity,
+)
 from uqtwin.solvers.options import SolverOptions
 from uqtwin.solvers.percolation import kept_voxels
 from uqtwin.solvers.solutions import AxisSolution, TensorSolution, WarmStart
@@ -88,8 +113,10 @@ def solve_axis(
 
     Parameters
     ----------
-    k : ndarray of float, shape (nz, ny, nx)
+    k : ndarray of float or bool, shape (nz, ny, nx)
         Conductivity or diffusivity of every voxel (units ``[k]``); 0 = does not conduct.
+        A boolean array conducts with ``k = 1`` where True (the same numbers as
+        ``k.astype(np.float32)``, from a quarter of the memory).
     spacing : tuple of 3 floats
         Voxel size along (z, y, x), length unit ``ℓ``.
     axis : int
@@ -137,25 +164,59 @@ def _solve_axes(k, spacing, axes, x0, options, particles, contact_resistance,
     # which voxels each axis keeps; the labels (4 bytes a voxel) are dropped before solving
     keeps = kept_voxels(k > 0, axes, options.periodic, labels)
     del labels
-    work = workspace(k.shape, np.dtype(options.dtype), None)
-    shared: dict[int, Medium] = {}
-    sols = []
+    unit = _binary(k, spacing, options, particles, contact_resistance, x0)
+    if unit is None and k.dtype == bool:
+        k = k.astype(np.float32)  # the general path's conductivity 1
+    # per axis: why it does not percolate, or its medium (axes that keep the same voxels
+    # share one); the keep masks are dropped once a binary medium holds them
+    plan: dict[int, object] = {}
+    shared: dict[int, object] = {}
     for a in axes:
         keep = keeps[a]
         if isinstance(keep, str):
-            sols.append(_no_path(a, keep, t0))
+            plan[a] = keep
+            continue
+        if id(keep) not in shared:
+            shared[id(keep)] = (prepare_binary(keep, unit) if unit is not None else
+                                prepare_medium(k, keep, spacing, options, particles,
+                                               contact_resistance))
+        plan[a] = shared[id(keep)]
+    keep = None  # a binary medium holds its voxels as a padded mask: the bools can go
+    del keeps, shared, keep
+    work = None
+    sols = []
+    for a in axes:
+        medium = plan.pop(a)
+        periodic = tuple(bool(p) and b != a for b, p in enumerate(options.periodic))
+        if isinstance(medium, str):
+            sols.append(_no_path(a, medium, t0))
+        elif isinstance(medium, BinaryMedium):
+            sols.append(solve_binary(medium, spacing, a, periodic, options, keep_potential,
+                                     keep_warm_start, t0))
         else:
-            if id(keep) not in shared:
-                shared[id(keep)] = prepare_medium(k, keep, spacing, options, particles,
-                                                  contact_resistance)
-            periodic = tuple(bool(p) and b != a for b, p in enumerate(options.periodic))
-            driven = drive_medium(shared[id(keep)], spacing, a)
+            work = workspace(k.shape, np.dtype(options.dtype), work)
+            driven = drive_medium(medium, spacing, a)
             sols.append(solve_driven(driven, spacing, a, periodic, options,
                                      None if x0 is None else x0[a], keep_potential,
                                      keep_warm_start, t0, work))
             del driven
+        del medium
         t0 = time.perf_counter()
     return sols
+
+
+def _binary(k, spacing, options, particles, contact_resistance, x0) -> np.ndarray | None:
+    """The per-axis face conductance of the compact path for media of one conductivity
+    (:mod:`~uqtwin.solvers.binary`), or None where the general path solves: conductances
+    that differ, contact resistance, a warm start, float64 storage, a grid no larger
+    than the coarsest multigrid grid, or an array the compiled scan cannot read."""
+    if (options.dtype != "float32" or (particles is not None and contact_resistance > 0)
+            or (x0 is not None and any(v is not None for v in x0.values()))
+            or k.size <= options.coarsest_size
+            or not (k.dtype.isnative and k.dtype.kind in "biuf" and k.dtype != np.float16)):
+        return None
+    value = uniform_conductivity(k)
+    return None if value is None else binary_unit(value, spacing)
 
 
 def effective_tensor(

@@ -9,6 +9,11 @@ outer face layers along the driven axis differ, on every grid. :func:`drive_medi
 returns a new :class:`Medium` with those layers (new arrays along the driven axis only,
 the rest shared), with the same kernels, so each solve is bit for bit the single-axis
 solve, and the prepared medium is never modified.
+
+A medium of one conductivity (every cell in the solve alike: a tortuosity solve) is kept
+as a :class:`BinaryMedium` instead, a padded mask of one byte per voxel from which the
+kernels of :mod:`~uqtwin.solvers.binary` compute the same face conductances on the fly
+(:func:`binary_unit` says when, :func:`prepare_binary` builds it).
 """
 
 from __future__ import annotations
@@ -16,13 +21,29 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
+from numba import njit
 
 from uqtwin.solvers.clusters import conductivity_contrast, high_conductivity_clusters
-from uqtwin.solvers.conductances import drive_faces, face_conductances
+from uqtwin.solvers.conductances import (
+    drive_faces,
+    face_areas,
+    face_conductances,
+    fixed_value_conductance,
+    harmonic_conductance,
+)
+from uqtwin.solvers.layout import padded_zeros
 from uqtwin.solvers.multigrid import coarsen_levels, drive_levels
 from uqtwin.solvers.options import SolverOptions
 
-__all__ = ["Medium", "drive_medium", "prepare_medium"]
+__all__ = [
+    "BinaryMedium",
+    "Medium",
+    "binary_unit",
+    "drive_medium",
+    "prepare_binary",
+    "prepare_medium",
+    "uniform_conductivity",
+]
 
 
 @dataclass(frozen=True, eq=False)
@@ -102,3 +123,100 @@ def drive_medium(medium: Medium, spacing, axis: int) -> Medium:
     :class:`Medium`; ``medium`` is not modified)."""
     g = drive_faces(medium.g, medium.kk, spacing, axis)
     return replace(medium, g=g, levels=drive_levels(medium.levels, g[axis], axis))
+
+
+@dataclass(frozen=True, eq=False)
+class BinaryMedium:
+    """A medium of one conductivity (:mod:`~uqtwin.solvers.binary`).
+
+    Attributes
+    ----------
+    mask : ndarray of uint8, padded
+        1 on the voxels in the solve; its ghost frame is set per solve
+        (:func:`~uqtwin.solvers.binary.mask_ghosts`).
+    unit : ndarray of float32, shape (3,)
+        Conductance of a face between two cells in the solve, per axis (z, y, x).
+    active_fraction : float
+        Fraction of the voxels in the solve.
+    """
+
+    mask: np.ndarray
+    unit: np.ndarray
+    active_fraction: float
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """Cells along (z, y, x)."""
+        return tuple(n - 2 for n in self.mask.shape)
+
+
+@njit(cache=True, nogil=True)
+def _positive_range(k):  # pragma: no cover - compiled
+    """Smallest and largest positive value of ``k`` (inf, -inf if none), in float64."""
+    lo = np.inf
+    hi = -np.inf
+    for a in range(k.shape[0]):
+        for b in range(k.shape[1]):
+            for c in range(k.shape[2]):
+                v = np.float64(k[a, b, c])
+                if v > 0:
+                    lo = min(lo, v)
+                    hi = max(hi, v)
+    return lo, hi
+
+
+def uniform_conductivity(k: np.ndarray) -> float | None:
+    """The conductivity of every conducting voxel of ``k`` if they all have the same one.
+
+    Parameters
+    ----------
+    k : ndarray, 3-D
+        Conductivities (bool: True conducts with conductivity 1).
+
+    Returns
+    -------
+    float or None
+        The common positive value (1.0 for a boolean array), None when the positive
+        values differ or there are none. One pass, no temporary arrays.
+
+    Examples
+    --------
+    >>> uniform_conductivity(np.array([[[0.0, 2.0, 2.0]]]))
+    2.0
+    >>> uniform_conductivity(np.array([[[0.5, 2.0, 0.0]]])) is None
+    True
+    """
+    if k.dtype == bool:
+        return 1.0 if k.any() else None
+    lo, hi = _positive_range(k)
+    return float(lo) if lo == hi else None
+
+
+def binary_unit(value: float, spacing) -> np.ndarray | None:
+    """Per-axis conductance (float32) of a face between two cells of conductivity
+    ``value``, exactly as :func:`~uqtwin.solvers.conductances.face_conductances` stores
+    it, or None when a driven face's conductance (half a cell) is not exactly twice it
+    in float32 (then the mask cannot imply it; a rounding case of odd spacings).
+
+    Examples
+    --------
+    >>> binary_unit(1.0, (1.0, 1.0, 2.0)).tolist()
+    [2.0, 2.0, 0.5]
+    """
+    h = [float(v) for v in spacing]
+    areas = face_areas(h)
+    unit = np.empty(3, dtype=np.float32)
+    for a in range(3):
+        geom = areas[a] / h[a]
+        unit[a] = np.float32(harmonic_conductance(value, value, geom))
+        if np.float32(fixed_value_conductance(value, geom)) != 2 * unit[a]:
+            return None
+    return unit
+
+
+def prepare_binary(keep: np.ndarray, unit: np.ndarray) -> BinaryMedium:
+    """The :class:`BinaryMedium` of the voxels ``keep`` (bool) with face conductances
+    ``unit`` (:func:`binary_unit`)."""
+    mask = padded_zeros(keep.shape, np.uint8)
+    mask[1:-1, 1:-1, 1:-1] = keep
+    return BinaryMedium(mask, unit, float(keep.mean()))

@@ -28,6 +28,12 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from uqtwin.solvers.binary import (
+    coarsen_mask_faces,
+    mask_rbgs_pair,
+    mask_rbgs_sweep,
+    mask_residual_restrict,
+)
 from uqtwin.solvers.layout import fill_ghosts, outer_face_layers, padded_zeros
 from uqtwin.solvers.smoothers import rbgs_pair, rbgs_sweep
 from uqtwin.solvers.transfer import coarsen_faces, prolong_add, residual_restrict
@@ -38,6 +44,7 @@ __all__ = [
     "build_hierarchy",
     "coarsen_levels",
     "drive_levels",
+    "mask_levels",
     "sparse_operator",
 ]
 
@@ -47,7 +54,12 @@ _NBLOCKS = 2 * numba.get_num_threads()
 
 @dataclass(frozen=True, eq=False)
 class Level:
-    """One grid of the hierarchy: face conductances and work arrays (padded)."""
+    """One grid of the hierarchy: face conductances and work arrays (padded).
+
+    A finest grid of one conductivity may hold a padded ``mask`` and the per-axis
+    conductances ``unit`` instead of ``gz, gy, gx`` (then empty):
+    :mod:`~uqtwin.solvers.binary`.
+    """
 
     gz: np.ndarray
     gy: np.ndarray
@@ -56,7 +68,9 @@ class Level:
     ratios: tuple[int, int, int]  # coarsening ratio to the next level
     x: np.ndarray
     b: np.ndarray
-    r: np.ndarray  # residual scratch
+    r: np.ndarray  # unused (the residual is restricted row by row): empty
+    mask: np.ndarray | None = None
+    unit: np.ndarray | None = None
 
 
 def _coarse_shape(shape):
@@ -109,11 +123,14 @@ def sparse_operator(gz, gy, gx, periodic) -> sp.csc_matrix:
     )
 
 
-def coarsen_levels(gz, gy, gx, *, coarsest_size: int = 512) -> tuple[Level, ...]:
+def coarsen_levels(gz, gy, gx, *, coarsest_size: int = 512,
+                   finest: bool = True) -> tuple[Level, ...]:
     """The grids from the fine face conductances down to ``coarsest_size`` cells.
 
     The finest level holds the caller's arrays (not copied); each coarser one its own
     conductances (:func:`~uqtwin.solvers.transfer.coarsen_faces`) and work arrays.
+    ``finest=False``: ``gz, gy, gx`` are already a coarse grid, whose level gets work
+    arrays too.
     """
     shape = (gz.shape[0] - 1, gy.shape[1] - 1, gx.shape[2] - 1)
     levels = []
@@ -121,10 +138,10 @@ def coarsen_levels(gz, gy, gx, *, coarsest_size: int = 512) -> tuple[Level, ...]
         cshape, ratios = _coarse_shape(shape)
         last = int(np.prod(shape)) <= coarsest_size or cshape == shape
         # the finest level smooths the caller's arrays: no x, b of its own
-        xb = (np.zeros((0, 0, 0), gz.dtype),) * 2 if not levels else (
+        empty = np.zeros((0, 0, 0), gz.dtype)
+        xb = (empty,) * 2 if finest and not levels else (
             padded_zeros(shape, gz.dtype), padded_zeros(shape, gz.dtype))
-        levels.append(Level(gz, gy, gx, shape, ratios, *xb,
-                            padded_zeros(shape, gz.dtype) if not last else xb[0]))
+        levels.append(Level(gz, gy, gx, shape, ratios, *xb, empty))
         if last:
             break
         coarse = []
@@ -137,6 +154,33 @@ def coarsen_levels(gz, gy, gx, *, coarsest_size: int = 512) -> tuple[Level, ...]
         gz, gy, gx = coarse
         shape = cshape
     return tuple(levels)
+
+
+def mask_levels(mask: np.ndarray, unit: np.ndarray, *,
+                coarsest_size: int = 512) -> tuple[Level, ...]:
+    """The grids of a medium of one conductivity (:mod:`~uqtwin.solvers.binary`).
+
+    The finest level holds the padded ``mask`` (its ghosts set for the solve) and the
+    per-axis conductances ``unit``; the next one is coarsened from the faces the mask
+    implies (:func:`~uqtwin.solvers.binary.coarsen_mask_faces`, the sums of
+    :func:`~uqtwin.solvers.transfer.coarsen_faces`), the rest as :func:`coarsen_levels`:
+    the grids of the written-out conductances, to the bit. The grid must have more than
+    ``coarsest_size`` cells (the finest grid is never the coarsest).
+    """
+    shape = tuple(n - 2 for n in mask.shape)
+    cshape, ratios = _coarse_shape(shape)
+    if int(np.prod(shape)) <= coarsest_size or cshape == shape:
+        raise ValueError(f"a grid of shape {shape} is its own coarsest grid")
+    empty = np.zeros((0, 0, 0), np.float32)
+    top = Level(empty, empty, empty, shape, ratios, empty, empty, empty, mask, unit)
+    coarse = []
+    for a in range(3):
+        s = list(cshape)
+        s[a] += 1
+        out = np.empty(s, dtype=np.float32)
+        coarsen_mask_faces(mask, unit, a, *ratios, out)
+        coarse.append(out)
+    return (top, *coarsen_levels(*coarse, coarsest_size=coarsest_size, finest=False))
 
 
 def drive_levels(levels: Sequence[Level], g_axis: np.ndarray, axis: int) -> tuple[Level, ...]:
@@ -252,8 +296,17 @@ class MultigridPreconditioner:
     coarse_sweeps: int = 2
     cycle_index: int = 2
 
-    def _smooth(self, lev: Level, x, b, order):
+    def _smooth(self, lev: Level, x, b, order, axis=-1):
         sweeps = self.sweeps if lev is self.levels[0] else self.coarse_sweeps
+        if lev.mask is not None:
+            for _ in range(sweeps):
+                if not any(self.periodic):
+                    mask_rbgs_pair(lev.mask, lev.unit, x, b, order[0], _NBLOCKS, axis)
+                    continue
+                for color in order:
+                    mask_rbgs_sweep(lev.mask, lev.unit, x, b, color, axis)
+                    fill_ghosts(x, self.periodic)
+            return
         if not any(self.periodic):
             for _ in range(sweeps):
                 rbgs_pair(lev.gz, lev.gy, lev.gx, x, b, order[0], _NBLOCKS)
@@ -264,16 +317,21 @@ class MultigridPreconditioner:
                 if any(self.periodic):
                     fill_ghosts(x, self.periodic)
 
-    def _cycle(self, depth: int, x, b):
+    def _cycle(self, depth: int, x, b, axis=-1):
+        # axis >= 0 (finest mask level only): b is an iterate, the right-hand side its
+        # residual (uqtwin.solvers.binary)
         lev = self.levels[depth]
         if depth == len(self.levels) - 1:
             sol = self.coarse_lu.solve(b[1:-1, 1:-1, 1:-1].astype(np.float64).ravel())
             x[1:-1, 1:-1, 1:-1] = sol.reshape(lev.shape)
             fill_ghosts(x, self.periodic)
             return
-        self._smooth(lev, x, b, (0, 1))
+        self._smooth(lev, x, b, (0, 1), axis)
         nxt = self.levels[depth + 1]
-        residual_restrict(lev.gz, lev.gy, lev.gx, x, b, nxt.b, *lev.ratios, lev.r)
+        if lev.mask is not None:
+            mask_residual_restrict(lev.mask, lev.unit, x, b, nxt.b, *lev.ratios, axis)
+        else:
+            residual_restrict(lev.gz, lev.gy, lev.gx, x, b, nxt.b, *lev.ratios)
         nxt.x[...] = 0.0
         # W-cycle: the coarse problem gets two cycles (the second from the first's
         # result), except the directly solved coarsest one
@@ -282,9 +340,18 @@ class MultigridPreconditioner:
         prolong_add(x, nxt.x, *lev.ratios)
         if any(self.periodic):
             fill_ghosts(x, self.periodic)
-        self._smooth(lev, x, b, (1, 0))
+        self._smooth(lev, x, b, (1, 0), axis)
 
     def apply(self, r: np.ndarray, z: np.ndarray) -> None:
         """Write ``M⁻¹ r`` into ``z`` (padded arrays of the finest shape)."""
         z[...] = 0.0
         self._cycle(0, z, r)
+
+    def apply_to_residual(self, x: np.ndarray, axis: int, z: np.ndarray) -> None:
+        """Write ``M⁻¹ r`` into ``z`` for ``r`` the residual of the iterate ``x`` of a
+        unit drop along ``axis``, formed on the fly (finest grid held as a mask only:
+        :mod:`~uqtwin.solvers.binary`)."""
+        if self.levels[0].mask is None:
+            raise ValueError("the residual is formed on the fly from a mask level only")
+        z[...] = 0.0
+        self._cycle(0, z, x, axis)

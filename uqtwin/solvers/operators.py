@@ -21,6 +21,7 @@ __all__ = [
     "apply_operator",
     "coarse_residual",
     "dirichlet_rhs",
+    "net_flux",
     "residual",
 ]
 
@@ -40,7 +41,7 @@ def dirichlet_rhs(g_axis: np.ndarray, axis: int, shape, value_in: float = 1.0, d
 
 
 @njit(inline="always")
-def _net_flux(gz, gy, gx, x, k, j, i):  # pragma: no cover - compiled
+def net_flux(gz, gy, gx, x, k, j, i):  # pragma: no cover - compiled
     """``Σ G (x_c − x_n)`` over the six faces of padded cell (k, j, i): ``(A x)_c``."""
     xc = x[k, j, i]
     return (gz[k - 1, j - 1, i - 1] * (xc - x[k - 1, j, i])
@@ -69,7 +70,7 @@ def apply_operator(gz, gy, gx, x, y):  # pragma: no cover - compiled
     for k in prange(1, nz + 1):
         for j in range(1, ny + 1):
             for i in range(1, nx + 1):
-                flux = _net_flux(gz, gy, gx, x, k, j, i)
+                flux = net_flux(gz, gy, gx, x, k, j, i)
                 inside = (gz[k - 1, j - 1, i - 1] + gz[k, j - 1, i - 1] + gy[k - 1, j - 1, i - 1]
                           + gy[k - 1, j, i - 1] + gx[k - 1, j - 1, i - 1]
                           + gx[k - 1, j - 1, i]) > 0
@@ -117,7 +118,7 @@ def coarse_residual(gz, gy, gx, x, b, r):  # pragma: no cover - compiled
     for k in prange(1, nz + 1):
         for j in range(1, ny + 1):
             for i in range(1, nx + 1):
-                flux = _net_flux(gz, gy, gx, x, k, j, i)
+                flux = net_flux(gz, gy, gx, x, k, j, i)
                 inside = (gz[k - 1, j - 1, i - 1] + gz[k, j - 1, i - 1] + gy[k - 1, j - 1, i - 1]
                           + gy[k - 1, j, i - 1] + gx[k - 1, j - 1, i - 1]
                           + gx[k - 1, j - 1, i]) > 0

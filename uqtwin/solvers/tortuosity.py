@@ -108,8 +108,10 @@ def tortuosity_factor(
     if len(spacing) != 3:
         raise ValueError(f"spacing must have 3 values (z, y, x), got {spacing!r}")
     options = SolverOptions() if options is None else options
-    # exactly the quantity's solve: the phase as float32 conductivity 1, the voxel spacing
-    sol = solve_axis(mask.astype(np.float32), tuple(spacing), a, options=options)
+    # exactly the quantity's solve: the phase at conductivity 1 (a boolean mask gives
+    # the numbers of float32 ones without the copy), the voxel spacing
+    k = mask if mask.dtype == bool else mask.astype(np.float32)
+    sol = solve_axis(k, tuple(spacing), a, options=options)
     eps = float(mask.mean())
     if not sol.percolates:
         warnings.warn(f"the phase does not percolate along {_AXIS_NAMES[a]} (axis {a}): "

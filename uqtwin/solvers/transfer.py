@@ -10,9 +10,10 @@ normal (:func:`coarsen_faces`). See Trottenberg, Oosterlee & Schüller, *Multigr
 
 from __future__ import annotations
 
+import numpy as np
 from numba import njit, prange
 
-from uqtwin.solvers.operators import coarse_residual
+from uqtwin.solvers.operators import net_flux
 
 __all__ = [
     "coarsen_faces",
@@ -66,8 +67,13 @@ def restrict(r, rc, rz, ry, rx):  # pragma: no cover - compiled
                             rc[kc, jc, ic] += r[k, j, ic]
 
 
-def residual_restrict(gz, gy, gx, x, b, rc, rz, ry, rx, work):
-    """``rc = R (b - A x)`` (``work`` is a padded scratch array of the fine shape).
+def residual_restrict(gz, gy, gx, x, b, rc, rz, ry, rx, work=None):
+    """``rc = R (b - A x)`` in one pass over the fine grid.
+
+    Each fine row's residual (:func:`~uqtwin.solvers.operators.coarse_residual`) is
+    formed in a float32 row buffer and summed into its coarse row in the order of
+    :func:`restrict`: the numbers of the residual written out and then restricted, to
+    the bit, without a scratch array of the fine shape (4 bytes a voxel).
 
     Parameters
     ----------
@@ -79,11 +85,54 @@ def residual_restrict(gz, gy, gx, x, b, rc, rz, ry, rx, work):
         Coarse-grid output; its real cells are overwritten.
     rz, ry, rx : int
         Coarsening ratios along z, y, x (2, or 1 for an axis not coarsened).
-    work : ndarray, padded
-        Scratch array of the fine shape; receives the residual.
+    work : None
+        Ignored (the scratch array it once was is no longer needed).
     """
-    coarse_residual(gz, gy, gx, x, b, work)
-    restrict(work, rc, rz, ry, rx)
+    _residual_restrict(gz, gy, gx, x, b, rc, rz, ry, rx)
+
+
+@njit(cache=True, nogil=True)
+def _residual_row(gz, gy, gx, x, b, k, j, row):  # pragma: no cover - compiled
+    """Row ``(k, j)`` of :func:`~uqtwin.solvers.operators.coarse_residual` into ``row``."""
+    nx = x.shape[2] - 2
+    for i in range(1, nx + 1):
+        flux = net_flux(gz, gy, gx, x, k, j, i)
+        inside = (gz[k - 1, j - 1, i - 1] + gz[k, j - 1, i - 1] + gy[k - 1, j - 1, i - 1]
+                  + gy[k - 1, j, i - 1] + gx[k - 1, j - 1, i - 1]
+                  + gx[k - 1, j - 1, i]) > 0
+        row[i] = b[k, j, i] - flux if inside else 0.0
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def _residual_restrict(gz, gy, gx, x, b, rc, rz, ry, rx):  # pragma: no cover - compiled
+    nz = x.shape[0] - 2
+    ny = x.shape[1] - 2
+    nx = x.shape[2] - 2
+    nzc = rc.shape[0] - 2
+    nyc = rc.shape[1] - 2
+    nxc = rc.shape[2] - 2
+    for kc in prange(1, nzc + 1):
+        row = np.zeros(nx + 2, dtype=rc.dtype)
+        for jc in range(1, nyc + 1):
+            for ic in range(1, nxc + 1):
+                rc[kc, jc, ic] = 0.0
+            for dk in range(rz):
+                k = rz * (kc - 1) + dk + 1
+                if k > nz:
+                    continue
+                for dj in range(ry):
+                    j = ry * (jc - 1) + dj + 1
+                    if j > ny:
+                        continue
+                    _residual_row(gz, gy, gx, x, b, k, j, row)
+                    if rx == 2:
+                        for ic in range(1, nx // 2 + 1):
+                            rc[kc, jc, ic] += row[2 * ic - 1] + row[2 * ic]
+                        if nx % 2 == 1:
+                            rc[kc, jc, nxc] += row[nx]
+                    else:
+                        for ic in range(1, nxc + 1):
+                            rc[kc, jc, ic] += row[ic]
 
 
 @njit(parallel=True, cache=True, nogil=True)

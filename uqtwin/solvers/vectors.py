@@ -12,6 +12,7 @@ import numpy as np
 from numba import njit, prange
 
 __all__ = [
+    "axpy",
     "cg_direction",
     "cg_update",
     "dot",
@@ -111,3 +112,17 @@ def cg_direction(p, z, beta):  # pragma: no cover - compiled
         for j in range(1, ny + 1):
             for i in range(1, nx + 1):
                 p[k, j, i] = z[k, j, i] + be * p[k, j, i]
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def axpy(x, p, alpha):  # pragma: no cover - compiled
+    """``x += alpha p`` over the real cells (``alpha`` applied in float32, as
+    :func:`cg_update` applies it)."""
+    nz = x.shape[0] - 2
+    ny = x.shape[1] - 2
+    nx = x.shape[2] - 2
+    al = np.float32(alpha)
+    for k in prange(1, nz + 1):
+        for j in range(1, ny + 1):
+            for i in range(1, nx + 1):
+                x[k, j, i] += al * p[k, j, i]
