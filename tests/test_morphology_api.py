@@ -131,3 +131,19 @@ def test_surface_area_by_chunks_converges_to_the_whole_with_the_halo():
     labels = mask.astype(np.uint8)
     assert phase_counts_by_chunks(lazy.astype(np.uint8), 2, chunk=20).tolist() == \
         np.bincount(labels.ravel()).tolist()
+
+
+def test_local_thickness_never_paints_the_background_with_unequal_spacings():
+    """Float rounding in the anisotropic ball test once painted background voxels lying at
+    exactly a ball's radius (219 of them on this blob)."""
+    import numpy as np
+    from scipy import ndimage
+
+    from uqtwin.morphology import local_thickness
+
+    rng = np.random.default_rng(3)
+    blob = ndimage.gaussian_filter(rng.random((25, 19, 15)), 2.0) > 0.5
+    lt = local_thickness(blob, (1.0, 0.8, 1.3))
+    assert blob.any() and (~blob).any()
+    assert not lt[~blob].any()
+    assert (lt[blob] > 0).all()

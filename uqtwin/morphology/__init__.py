@@ -5,16 +5,21 @@ takes a mask (or labels) and the voxel ``spacing`` and returns arrays or floats 
 spacing's length unit; nothing here knows about phases, materials or samples. The
 quantities of :mod:`uqtwin.quantities` are thin wrappers around these functions.
 
-==============================  ==========================================================
-:func:`surface_area`            boundary area of a mask, box sides excluded
-:func:`surface_area_by_chunks`  the same, one chunk and its halo in memory at a time
-:func:`boundary_mesh`           smoothed marching-cubes surface of a mask
-:func:`local_thickness`         diameter of the largest inscribed ball covering each voxel
-:func:`intrusion_size`          ball diameter at which fluid from a face reaches each voxel
-:func:`particle_labels`         watershed split of a mask into particles
-:func:`particle_table`          per-particle volume, diameter, area, sphericity
-:func:`connected_components`    clusters under the dual pore/solid connectivity
-==============================  ==========================================================
+=====================================  ==========================================================
+:func:`surface_area`                   boundary area of a mask, box sides excluded
+:func:`surface_area_by_chunks`         the same, one chunk and its halo in memory at a time
+:func:`boundary_mesh`                  smoothed marching-cubes surface of a mask
+:func:`local_thickness`                diameter of the largest inscribed ball covering each voxel
+:func:`intrusion_size`                 ball diameter at which fluid from a face reaches each voxel
+:func:`particle_labels`                watershed split of a mask into particles
+:func:`particle_table`                 per-particle volume, diameter, area, sphericity
+:func:`connected_components`           clusters under the dual pore/solid connectivity
+:func:`cluster_fractions_by_chunks`    percolating/dead-end/isolated fractions, chunk by chunk
+:func:`percolates_by_chunks`           whether a cluster spans an axis, chunk by chunk
+:func:`local_thickness_by_chunks`      local thickness written chunk by chunk (chunk + halo)
+:func:`thickness_histogram_by_chunks`  its volume-weighted histogram and mean
+:func:`largest_radius_by_chunks`       largest inscribed-ball radius, chunk by chunk
+=====================================  ==========================================================
 
 One idea per module: :mod:`~uqtwin.morphology.marching` (marching cubes),
 :mod:`~uqtwin.morphology.smoothing` (constrained Taubin smoothing),
@@ -25,7 +30,10 @@ One idea per module: :mod:`~uqtwin.morphology.marching` (marching cubes),
 (particle segmentation), :mod:`~uqtwin.morphology.bins` (the shared size bins),
 :mod:`~uqtwin.morphology.components` (connected components) and
 :mod:`~uqtwin.morphology.chunked` (counts and surface areas of volumes too large for
-memory, chunk by chunk).
+memory, chunk by chunk), :mod:`~uqtwin.morphology.chunk_blocks` (chunk shapes, block
+masks), :mod:`~uqtwin.morphology.cluster_faces` (fractions from cluster sizes and faces),
+:mod:`~uqtwin.morphology.chunked_components` (clusters merged across chunks by union–find)
+and :mod:`~uqtwin.morphology.chunked_thickness` (local thickness with exact halos).
 """
 
 from __future__ import annotations
@@ -37,6 +45,15 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from uqtwin.morphology.areas import areas_in_box, mesh_area, surface_area, triangle_areas
     from uqtwin.morphology.bins import default_bins
     from uqtwin.morphology.chunked import phase_counts_by_chunks, surface_area_by_chunks
+    from uqtwin.morphology.chunked_components import (
+        cluster_fractions_by_chunks,
+        percolates_by_chunks,
+    )
+    from uqtwin.morphology.chunked_thickness import (
+        largest_radius_by_chunks,
+        local_thickness_by_chunks,
+        thickness_histogram_by_chunks,
+    )
     from uqtwin.morphology.components import CONNECTIVITY, connected_components, percolates
     from uqtwin.morphology.intrusion import intrusion_size
     from uqtwin.morphology.mesh import Mesh, boundary_mesh
@@ -50,17 +67,22 @@ _EXPORTS = {
     "Mesh": "mesh",
     "areas_in_box": "areas",
     "boundary_mesh": "mesh",
+    "cluster_fractions_by_chunks": "chunked_components",
     "connected_components": "components",
     "default_bins": "bins",
     "intrusion_size": "intrusion",
+    "largest_radius_by_chunks": "chunked_thickness",
     "local_thickness": "thickness",
+    "local_thickness_by_chunks": "chunked_thickness",
     "mesh_area": "areas",
     "particle_labels": "particles",
     "particle_table": "particles",
     "percolates": "components",
+    "percolates_by_chunks": "chunked_components",
     "phase_counts_by_chunks": "chunked",
     "surface_area": "areas",
     "surface_area_by_chunks": "chunked",
+    "thickness_histogram_by_chunks": "chunked_thickness",
     "triangle_areas": "areas",
 }
 
@@ -69,17 +91,22 @@ __all__ = [
     "Mesh",
     "areas_in_box",
     "boundary_mesh",
+    "cluster_fractions_by_chunks",
     "connected_components",
     "default_bins",
     "intrusion_size",
+    "largest_radius_by_chunks",
     "local_thickness",
+    "local_thickness_by_chunks",
     "mesh_area",
     "particle_labels",
     "particle_table",
     "percolates",
+    "percolates_by_chunks",
     "phase_counts_by_chunks",
     "surface_area",
     "surface_area_by_chunks",
+    "thickness_histogram_by_chunks",
     "triangle_areas",
 ]
 

@@ -176,8 +176,10 @@ def areas_in_box(mesh: Mesh, lo: Sequence[float], hi: Sequence[float]) -> np.nda
     """
     lo = np.asarray(lo, dtype=float)
     hi = np.asarray(hi, dtype=float)
+    # "in the plane": within rounding of how the plane and the vertices were computed
+    tol = 1e-9 * np.maximum(np.maximum(np.abs(lo), np.abs(hi)), 1e-300)
     faces = np.ascontiguousarray(mesh.faces)
-    areas, status = _areas_status(np.ascontiguousarray(mesh.verts), faces, lo, hi)
+    areas, status = _areas_status(np.ascontiguousarray(mesh.verts), faces, lo, hi, tol)
     cut = np.flatnonzero(status == 2)
     if len(cut):
         pieces = mesh.verts[faces[cut]]
@@ -191,8 +193,14 @@ def areas_in_box(mesh: Mesh, lo: Sequence[float], hi: Sequence[float]) -> np.nda
 
 
 @numba.njit(cache=True, parallel=True, nogil=True)
-def _areas_status(verts, faces, lo, hi):  # pragma: no cover - compiled
-    """Area of every triangle, and 0 inside the box / 1 outside / 2 crossing a side."""
+def _areas_status(verts, faces, lo, hi, tol):  # pragma: no cover - compiled
+    """Area of every triangle, and 0 inside the box / 1 outside / 2 crossing a side.
+
+    A triangle lying in a side's plane (a voxel face of a binary mask's marching-cubes
+    mesh that smoothing did not move: they lie on the half-voxel planes between chunks)
+    belongs to the box whose lower side it lies in, not to the one whose upper side it
+    lies in, so boxes that tile a volume count it exactly once.
+    """
     nf = faces.shape[0]
     areas = np.empty(nf)
     status = np.zeros(nf, np.int8)
@@ -212,6 +220,12 @@ def _areas_status(verts, faces, lo, hi):  # pragma: no cover - compiled
             a, b, c = verts[i, d], verts[j, d], verts[k, d]
             mn = min(a, min(b, c))
             mx = max(a, max(b, c))
+            if mx - mn <= tol[d]:  # in a plane normal to d
+                if abs(mn - lo[d]) <= tol[d]:
+                    continue
+                if abs(mn - hi[d]) <= tol[d]:
+                    status[f] = 1
+                    break
             if mx <= lo[d] or mn >= hi[d]:
                 status[f] = 1
                 break

@@ -24,8 +24,17 @@ from collections.abc import Sequence
 import numpy as np
 
 from uqtwin.morphology.areas import surface_area, triangle_areas
+from uqtwin.morphology.chunked import PhaseMask, surface_area_by_chunks
 from uqtwin.morphology.mesh import Mesh, boundary_mesh
 from uqtwin.morphology.smoothing import DEFAULT_ITERATIONS
+
+#: Label images with more voxels than this are meshed chunk by chunk
+#: (:func:`~uqtwin.morphology.chunked.surface_area_by_chunks`: the whole mesh's area
+#: within rounding, tests/test_engine.py): a whole mesh takes ~150 bytes per vertex,
+#: 2-3 GB for one fragmented phase of a 256³ sample, so larger volumes would not fit.
+CHUNKED_AREA_VOXELS = 2**25
+#: Chunk side (voxels) of those volumes: the halo of 16 voxels each side adds 42 % work.
+AREA_CHUNK = 256
 
 
 class BoundaryAreas:
@@ -37,6 +46,9 @@ class BoundaryAreas:
         Phase index of every voxel.
     spacing : sequence of 3 floats
         Voxel size along (z, y, x), in length units.
+    chunk_above : int, optional
+        Volumes of more voxels are meshed in chunks of :data:`AREA_CHUNK` voxels (one chunk
+        and its halo in memory at a time); default :data:`CHUNKED_AREA_VOXELS`.
 
     Notes
     -----
@@ -55,9 +67,11 @@ class BoundaryAreas:
     800.0
     """
 
-    def __init__(self, labels: np.ndarray, spacing: Sequence[float]) -> None:
+    def __init__(self, labels: np.ndarray, spacing: Sequence[float], *,
+                 chunk_above: int | None = None) -> None:
         self.labels = np.asarray(labels)
         self.spacing = tuple(float(s) for s in spacing)
+        self.chunk_above = CHUNKED_AREA_VOXELS if chunk_above is None else int(chunk_above)
         self._areas: dict[tuple[frozenset[int], int], float] = {}
 
     def union(
@@ -79,9 +93,16 @@ class BoundaryAreas:
         """Boundary area of the mask of exactly the phases ``meshed`` (0 for no phase)."""
         key = (frozenset(meshed), int(iterations))
         if key not in self._areas:
-            mask = np.isin(self.labels, sorted(meshed))
-            self._areas[key] = (surface_area(mask, self.spacing, iterations=iterations)
-                                if meshed else 0.0)
+            phases = sorted(meshed)
+            if not meshed:
+                area = 0.0
+            elif self.labels.size > self.chunk_above:
+                area = surface_area_by_chunks(PhaseMask(self.labels, phases), self.spacing,
+                                              chunk=AREA_CHUNK, iterations=iterations)
+            else:
+                area = surface_area(np.isin(self.labels, phases), self.spacing,
+                                    iterations=iterations)
+            self._areas[key] = area
         return self._areas[key]
 
     def mesh(

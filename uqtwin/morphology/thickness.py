@@ -66,7 +66,11 @@ def local_thickness(mask: np.ndarray, spacing: Sequence[float] = (1.0, 1.0, 1.0)
     spacing_arr = np.asarray(spacing, dtype=float)
     if not mask.any():
         return np.zeros(mask.shape, np.float32)
-    return thickness_from_field(distance_field(mask, spacing_arr), spacing_arr)
+    out = thickness_from_field(distance_field(mask, spacing_arr), spacing_arr)
+    # With unequal spacings the float ball test can, by rounding, paint a background voxel
+    # lying at exactly a ball's radius; the background has no thickness.
+    out[~mask] = 0.0
+    return out
 
 
 def thickness_from_field(field: tuple[np.ndarray, bool], spacing: np.ndarray) -> np.ndarray:

@@ -22,6 +22,7 @@ import xarray as xr
 
 from uqtwin.errors import ConfigError
 from uqtwin.microstructure import Microstructure
+from uqtwin.morphology.cluster_faces import face_fractions
 from uqtwin.morphology.components import connected_components
 from uqtwin.quantities.base import AXES, Output, Quantity, phase_values
 
@@ -55,15 +56,11 @@ def cluster_fractions(mask: np.ndarray, connectivity: int = 6) -> np.ndarray:
     labels, n = connected_components(mask, connectivity=_RANK[connectivity])
     sizes = np.bincount(labels.ravel(), minlength=n + 1)
     sizes[0] = 0  # the background is not a cluster
+    touches = np.zeros((3, 2, n + 1), bool)
     for ax in range(3):
-        touches = np.zeros((2, n + 1), bool)
         for side, idx in enumerate((0, -1)):
-            touches[side, np.take(labels, idx, axis=ax).ravel()] = True
-        touches[:, 0] = False
-        count = touches.sum(axis=0)
-        for kind, k in enumerate((2, 1, 0)):
-            out[ax, kind] = sizes[count == k].sum() / total
-    return out
+            touches[ax, side, np.take(labels, idx, axis=ax).ravel()] = True
+    return face_fractions(sizes, touches)
 
 
 def _default_connectivity(ms: Microstructure, name: str) -> int:
