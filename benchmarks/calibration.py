@@ -110,7 +110,7 @@ from uqtwin.results.discrepancy import (  # noqa: E402
     COVARIATES,
     discrepancy_covariates,
 )
-from uqtwin.sample import ambiguity  # noqa: E402
+from uqtwin.sample import ambiguity, priors  # noqa: E402
 from uqtwin.sample.priors import BetaMixture  # noqa: E402
 from uqtwin.segment.denoise import denoise_nlm  # noqa: E402
 from uqtwin.segment.imaging import (  # noqa: E402
@@ -332,7 +332,7 @@ def prepare_case(case: Case, cache: Path | None, n_oracle: int = 6) -> dict:
     spacing = (float(h),) * 3
     truth = quantities(case.truth, (1.0, 1.0, 1.0))
     # q reproducing the true active fraction (the active probability is linear in q).
-    pv, plain = float(st.pv_posteriors(None)[2].mean()), float(st.plain[2].mean())
+    pv, plain = float(st.pv_posteriors(None)[2].mean()), float(st.plain_posteriors()[2].mean())
     q = float(np.clip((truth[2] - pv) / (plain - pv), 0.01, 0.99)
               if abs(plain - pv) > 1e-6 else 0.5)
     mid = float(((1.0 - st.active_probability(None, q)) * st.middle_ratios()[0]).mean())
@@ -365,7 +365,7 @@ def prepare_case(case: Case, cache: Path | None, n_oracle: int = 6) -> dict:
 
 # ----------------------------------------------------------------------------- fitting
 def _beta(values) -> tuple[float, float]:
-    return ambiguity.fit_share_prior(values)
+    return priors.fit_share_prior(values)
 
 
 def fit_priors(fits: list[dict], cases: list[Case]) -> dict:
@@ -381,7 +381,7 @@ def fit_priors(fits: list[dict], cases: list[Case]) -> dict:
     solid = solid or (2.0, 2.0)
     nano = nano or (2.0, 2.0)
     return {"share_prior": _beta(q), "solid_binder_prior": solid,
-            "nanoporous_binder_prior": nano, "texture_length": ambiguity.fit_texture_prior(texture)}
+            "nanoporous_binder_prior": nano, "texture_length": priors.fit_texture_prior(texture)}
 
 
 def log_errors(truth: np.ndarray, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -7,6 +7,9 @@ Two parts, both in one process on this machine:
   beside :func:`uqtwin.segment.nlm.nl_means` with the same patch (3) and search (5)
   sizes and the same ``h = 0.8 sigma``: seconds, ratio, PSNR against the noise-free
   image. ``--skip-skimage-above N`` leaves scikit-image out above N³ (it takes minutes).
+* ``--draw N ...``: one member of the default sampler on an N³ volume drawn whole and
+  chunk by chunk (``--chunk``, default 256), each in its own process: seconds, peak
+  memory above the volume and model, and whether the labels are the same.
 * ``--run N``: the default run (``uqtwin run`` with the default sampler and quantities,
   ``--samples`` members) on an N³ grey volume with photon noise (``--photons``), the
   run's own table of seconds per stage (the one every run prints at the end of its log)
@@ -19,6 +22,7 @@ Usage::
 
     python benchmarks/pipeline.py --nlm 64 128 256 --skip-skimage-above 128
     python benchmarks/pipeline.py --run 256 --samples 16
+    python benchmarks/pipeline.py --draw 256 384 512 --chunk 128
 """
 
 from __future__ import annotations
@@ -123,6 +127,60 @@ def bench_run(n: int, samples: int, photons: float, workers: int | None) -> None
           f"({peak * 1024**3 / n**3:.0f} bytes per voxel)")
 
 
+def _draw_child(n: int, chunk: int | None) -> None:
+    """In a child process: draw one member of an n³ volume; print seconds and peak RSS."""
+    import pickle
+    import sys
+
+    from uqtwin.sample import ambiguity
+
+    state = pickle.loads(sys.stdin.buffer.read())
+    reps = [-(-n // s) for s in state.volume.shape]
+    volume = np.tile(state.volume, reps)[:n, :n, :n].copy()
+    state = ambiguity.AmbiguityState(volume, state.phases, state.options, state.em, None,
+                                     state.posterior)
+    rng = np.random.default_rng(1)
+    member = state.draw_member(rng)
+    Path("/proc/self/clear_refs").write_text("5")  # reset the peak to the current RSS
+    base = _peak_mib()
+    t = time.perf_counter()
+    labels = ambiguity.sample_member(state, member, rng, chunk=chunk)
+    dt = time.perf_counter() - t
+    print(f"{dt:.2f} {base:.0f} {_peak_mib():.0f} {int(labels.sum())}")
+
+
+def _peak_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def bench_draw(sizes, chunk: int) -> None:
+    """One member drawn whole and chunk by chunk: seconds, peak memory, same labels."""
+    import pickle
+    import subprocess
+    import sys
+
+    from uqtwin.sample import ambiguity
+
+    # the model fitted once on a 128³ scan, its grey volume tiled to n³ in each child
+    state = ambiguity.create(grey(128, 100.0), ("pore", "binder", "active"), seed=0)
+    blob = pickle.dumps(state)
+    print("| N³ | whole s | whole peak MiB above the volume | chunked s | chunked peak MiB "
+          "| same labels |")
+    print("|---|---|---|---|---|---|")
+    for n in sizes:
+        out = {}
+        for c in (None, chunk):
+            res = subprocess.run([sys.executable, __file__, "--draw-child", str(n),
+                                  str(c or 0)], input=blob, capture_output=True, check=True)
+            out[c] = res.stdout.decode().split()
+        (tw, bw, pw, sw), (tc, bc, pc, sc) = out[None], out[chunk]
+        print(f"| {n} | {tw} | {float(pw) - float(bw):.0f} | {tc} | "
+              f"{float(pc) - float(bc):.0f} | {sw == sc} |", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -132,7 +190,16 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=16)
     ap.add_argument("--photons", type=float, default=100.0)
     ap.add_argument("--workers", type=int, default=None)
+    ap.add_argument("--draw", type=int, nargs="*", default=[])
+    ap.add_argument("--chunk", type=int, default=256)
+    ap.add_argument("--draw-child", type=int, nargs=2, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.draw_child:
+        n, c = args.draw_child
+        _draw_child(n, c or None)
+        return
+    if args.draw:
+        bench_draw(args.draw, args.chunk)
     if args.nlm:
         bench_nlm(args.nlm, args.skip_skimage_above)
     if args.run:

@@ -256,3 +256,53 @@ def test_a_member_drawn_chunk_by_chunk_is_the_member_drawn_whole():
         np.testing.assert_array_equal(part, whole)
     with pytest.raises(VolumeError, match="multiples of 32"):
         ambiguity.sample_member(state, member, np.random.default_rng(9), chunk=20)
+
+
+def test_member_law_from_one_table_matches_both_readings_and_the_state_is_lean():
+    """A and r interpolated together agree with the two readings evaluated apart; the
+    fitted state keeps only the grey volume (the posteriors are recomputed per box)."""
+    import pickle
+
+    from uqtwin.phantoms import image_phantom, spheres_with_binder
+    from uqtwin.sample import ambiguity
+
+    truth = spheres_with_binder((32, 40, 40), seed=4)
+    vol = image_phantom(truth, (45.0, 105.0, 175.0), blur_sigma=0.8, photons=300.0, seed=1)
+    state = ambiguity.create(vol, ("pore", "binder", "active"),
+                             ambiguity.AmbiguityOptions(n_draws=2), seed=0)
+    assert state.plain is None and state.grey_range is not None  # 51 200 voxels: tabulated
+    for draw, share in ((None, 0.3), (1, 0.8)):
+        a, ratios = state.member_law((), draw, share)
+        np.testing.assert_allclose(a, state.active_probability(draw, share), atol=2e-6)
+        np.testing.assert_allclose(ratios, state.middle_ratios(), atol=2e-6)
+        box = (slice(5, 20), slice(0, 40), slice(33, 40))
+        part_a, part_r = state.member_law(box, draw, share)
+        np.testing.assert_array_equal(part_a, a[box])
+        np.testing.assert_array_equal(part_r, ratios[(slice(None), *box)])
+    np.testing.assert_array_equal(state.plain_posteriors()[:, 3:9],
+                                  state.plain_posteriors((slice(3, 9),)))
+    # pickled for the workers: the float32 volume plus small change, no posteriors
+    assert len(pickle.dumps(state)) < 1.2 * state.volume.nbytes + 200_000
+
+
+def test_large_volumes_are_drawn_chunk_by_chunk_with_the_same_labels(monkeypatch):
+    from uqtwin.phantoms import image_phantom, spheres_with_binder
+    from uqtwin.sample import ambiguity
+
+    truth = spheres_with_binder((40, 40, 72), seed=5)
+    vol = image_phantom(truth, (45.0, 105.0, 175.0), blur_sigma=0.8, photons=300.0, seed=2)
+    state = ambiguity.create(vol, ("pore", "binder", "active"),
+                             ambiguity.AmbiguityOptions(n_draws=2), seed=0)
+    whole = state.sample(11)
+    calls = []
+    original = ambiguity.sample_member
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs.get("chunk"))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(ambiguity, "sample_member", spy)
+    monkeypatch.setattr(ambiguity, "CHUNKED_DRAW_VOXELS", 10_000)
+    monkeypatch.setattr(ambiguity, "DRAW_CHUNK", 32)
+    np.testing.assert_array_equal(state.sample(11), whole)
+    assert calls == [32]

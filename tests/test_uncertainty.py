@@ -13,7 +13,7 @@ from scipy import ndimage
 
 from uqtwin.errors import VolumeError
 from uqtwin.phantoms import PHASES, image_phantom, spheres_with_binder
-from uqtwin.sample import ambiguity
+from uqtwin.sample import ambiguity, priors
 from uqtwin.sample.independent import sample_independent
 from uqtwin.sample.mrf import potts_mean_field
 from uqtwin.sample.parametric import ParametricOptions, ParametricSampler, sample_parametric
@@ -240,7 +240,7 @@ def test_partial_volume_shrinks_but_does_not_remove_false_binder_shell(thin_bind
     # and what the ambiguity sampler exists for: neither reading gets the binder right.
     truth, state = thin_binder_state
     true_binder = np.mean(truth == 1)
-    plain = state.plain[1].mean()
+    plain = state.plain_posteriors()[1].mean()
     post = fit_bootstrap_mixture(state.volume, 3, BayesOptions(n_draws=1), seed=0,
                                  init=state.em)
     pv = pv_phase_posteriors(state.volume, post.point(), phases=PHASES).values[1].mean()
@@ -372,7 +372,7 @@ def test_texture_length_sets_middle_phase_area(thin_binder_state):
 
 
 def test_share_prior_fit_and_option_validation():
-    a, b = ambiguity.fit_share_prior([0.2, 0.3, 0.4, 0.3])
+    a, b = priors.fit_share_prior([0.2, 0.3, 0.4, 0.3])
     assert a / (a + b) == pytest.approx(0.3, abs=1e-6)
     assert a >= 1 and b >= 1
     with pytest.raises(VolumeError):
@@ -383,7 +383,7 @@ def test_share_prior_fit_and_option_validation():
         ambiguity.AmbiguityOptions(solid_prior=(1.0, -1.0))
     with pytest.raises(VolumeError, match="texture_length"):
         ambiguity.AmbiguityOptions(texture_length=(0.0, 0.3))
-    median, spread = ambiguity.fit_texture_prior([1.0, 2.0, 4.0])
+    median, spread = priors.fit_texture_prior([1.0, 2.0, 4.0])
     assert median == pytest.approx(2.0) and spread == pytest.approx(np.log(2.0))
     np.testing.assert_allclose(ambiguity.AmbiguityOptions(psf_sigma=(1.6, 1.0, 1.0),
                                                           correlation_scale=2.0)

@@ -53,26 +53,34 @@ fractions does not collapse with the number of voxels: it is the spread of the
 unidentified shares. Phases other than three: the brightest phase is "active", every
 phase between the darkest and the brightest is a middle phase (each its own share of
 ``s r``); with two phases only ``q`` applies.
+
+The module is long because the fitted state, the per-voxel law it defines and the drawing
+of a member from that law are one idea: the draw must follow the law the state's methods
+state (a test checks it voxel by voxel). The lattice fields, the chunk tiling, the
+labelling pass and the prior fits live in their own modules.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 from scipy import stats
-from scipy.special import ndtr
 
 from uqtwin.errors import VolumeError
 from uqtwin.sample.correlated import correlation_lengths
 from uqtwin.sample.fields import (
-    NOISE_BLOCK,
     block_partial_sums,
+    box_extent,
+    box_origin,
+    chunk_boxes,
     local_gaussian_field,
     moments,
 )
+from uqtwin.sample.labelling import threshold_labels
 from uqtwin.sample.priors import (
     BINDER_PRIORS,
     DEFAULT_SHARE_PRIOR,
@@ -85,9 +93,15 @@ from uqtwin.segment.bayes import (
     MixturePosterior,
     fit_bootstrap_mixture,
 )
-from uqtwin.segment.mixture import MixtureModel, fit_mixture, grey_values, phase_posteriors
-from uqtwin.segment.partial_volume import pv_phase_posteriors
-from uqtwin.segment.tables import TABLE_POINTS, worth_tabulating
+from uqtwin.segment.mixture import (
+    MixtureModel,
+    fit_mixture,
+    grey_values,
+    phase_posteriors,
+    posteriors_at,
+)
+from uqtwin.segment.partial_volume import pv_phase_posteriors, pv_posteriors_at
+from uqtwin.segment.tables import TABLE_POINTS, grey_function, worth_tabulating
 
 
 @dataclass(frozen=True)
@@ -193,8 +207,11 @@ class AmbiguityState:
         The options used.
     em : MixtureModel
         Plain Gaussian mixture (the "phase" reading).
-    plain : ndarray of float32, shape (phase, z, y, x)
-        Its phase posteriors.
+    plain : ndarray of float32, shape (phase, z, y, x), or None
+        Its phase posteriors; None (what :func:`create` gives) evaluates them box by box
+        when needed (:meth:`plain_posteriors`): they are a function of the grey value
+        alone, so the state holds 4 bytes per voxel instead of 4 + 4 per phase, and a
+        dask worker receives only the volume.
     posterior : MixturePosterior
         Draws of the partial-volume mixture parameters (the "partial volume" reading).
     """
@@ -203,47 +220,120 @@ class AmbiguityState:
     phases: tuple[str, ...]
     options: AmbiguityOptions
     em: MixtureModel
-    plain: np.ndarray
+    plain: np.ndarray | None
     posterior: MixturePosterior
 
-    def pv_posteriors(self, draw: int | None = None) -> np.ndarray:
-        """Partial-volume posteriors of parameter draw ``draw`` (None: posterior medians)."""
+    @cached_property
+    def grey_range(self) -> tuple[float, float] | None:
+        """The whole volume's (min, max) grey values when its posteriors are tabulated.
+
+        Every box's posteriors are then interpolated in the table on this range, so a box
+        gets exactly the values of the whole volume (None: evaluated per voxel).
+        """
+        flat = self.volume.reshape(-1)
+        if not worth_tabulating(flat, TABLE_POINTS):
+            return None
+        return float(flat.min()), float(flat.max())
+
+    def _table(self) -> dict[str, Any]:
+        rng = self.grey_range
+        return ({"table_points": None} if rng is None
+                else {"table_points": TABLE_POINTS, "value_range": rng})
+
+    def plain_posteriors(self, box: tuple[slice, ...] = ()) -> np.ndarray:
+        """The plain mixture's phase posteriors, float32 (phase, z, y, x).
+
+        With ``box`` (three slices), on that sub-box only (same values as on the whole).
+        """
+        if self.plain is not None:
+            return self.plain[(slice(None), *box)]
+        return phase_posteriors(self.volume[box], self.em, phases=self.phases,
+                                **self._table()).values
+
+    def pv_posteriors(self, draw: int | None = None,
+                      box: tuple[slice, ...] = ()) -> np.ndarray:
+        """Partial-volume posteriors of parameter draw ``draw`` (None: posterior medians).
+
+        With ``box`` (three slices), on that sub-box only (same values as on the whole).
+        """
         model = self.posterior.point() if draw is None else self.posterior.draw(draw)
-        return pv_phase_posteriors(self.volume, model, phases=self.phases).values
+        return pv_phase_posteriors(self.volume[box], model, phases=self.phases,
+                                   **self._table()).values
 
     def active_probability(self, draw: int | None, share: float) -> np.ndarray:
         """``A = (1 - share) A_pv(draw) + share A_plain``, float32 (z, y, x)."""
-        a = (1.0 - share) * self.pv_posteriors(draw)[-1] + share * self.plain[-1]
+        return self.active_probability_in((), draw, share)
+
+    def active_probability_in(self, box: tuple[slice, ...], draw: int | None,
+                              share: float, plain: np.ndarray | None = None) -> np.ndarray:
+        """:meth:`active_probability` on the sub-box ``box`` only, with the same values.
+
+        ``plain``: the box's :meth:`plain_posteriors`, when the caller has them.
+        """
+        if plain is None:
+            plain = self.plain_posteriors(box)
+        a = (1.0 - share) * self.pv_posteriors(draw, box)[-1] + share * plain[-1]
         return np.clip(a, 0.0, 1.0).astype(np.float32)
 
-    def active_probability_in(self, box: tuple[slice, slice, slice], draw: int | None,
-                              share: float) -> np.ndarray:
-        """:meth:`active_probability` on the sub-box ``box`` only, with the same values."""
-        model = self.posterior.point() if draw is None else self.posterior.draw(draw)
-        flat = self.volume.reshape(-1)
-        if worth_tabulating(flat, TABLE_POINTS):
-            # the whole volume's grid, so the chunk gets the whole volume's values
-            pv = pv_phase_posteriors(self.volume[box], model, phases=self.phases,
-                                     value_range=(float(flat.min()), float(flat.max())))
-        else:
-            pv = pv_phase_posteriors(self.volume[box], model, phases=self.phases,
-                                     table_points=None)
-        a = (1.0 - share) * pv.values[-1] + share * self.plain[(-1, *box)]
-        return np.clip(a, 0.0, 1.0).astype(np.float32)
-
-    def middle_ratios(self, box: tuple[slice, ...] = ()) -> np.ndarray:
+    def middle_ratios(self, box: tuple[slice, ...] = (),
+                      plain: np.ndarray | None = None) -> np.ndarray:
         """``r`` per middle phase: plain probability given not active, (K-2, z, y, x).
 
-        With ``box`` (three slices), on that sub-box only.
+        With ``box`` (three slices), on that sub-box only; ``plain``: the box's
+        :meth:`plain_posteriors`, when the caller has them.
         """
-        plain = self.plain[(slice(None), *box)]
+        if plain is None:
+            plain = self.plain_posteriors(box)
         rest = np.maximum(plain[:-1].sum(axis=0), 1e-12)
         return (plain[1:-1] / rest).astype(np.float32)
 
+    def member_law(self, box: tuple[slice, ...], draw: int | None,
+                   share: float) -> tuple[np.ndarray, np.ndarray]:
+        """What a member's labels need on ``box``: ``A`` and ``r``, from one table.
+
+        Both are functions of a voxel's grey value alone (given the parameter draw and
+        ``q``), so they are evaluated together on the grey-value grid of
+        :mod:`uqtwin.segment.tables` and interpolated in one pass over the box, writing
+        only these K - 1 values per voxel (instead of both readings' K posteriors each).
+        They agree with :meth:`active_probability` and :meth:`middle_ratios` to float32
+        rounding (the ratio is tabulated rather than taken of interpolated values).
+
+        Parameters
+        ----------
+        box : tuple of 3 slices, or ()
+            Sub-box of the volume (``()``: all of it); a box gets the values the whole
+            volume would.
+        draw : int or None
+            Partial-volume parameter draw (None: posterior medians).
+        share : float
+            ``q``, the plain reading's share of the active phase.
+
+        Returns
+        -------
+        active : ndarray of float32, shape of the box
+            ``A``.
+        ratios : ndarray of float32, shape (K - 2, *box shape)
+            ``r`` per middle phase.
+        """
+        model = self.posterior.point() if draw is None else self.posterior.draw(draw)
+        em, q = self.em, float(share)
+
+        def law(g: np.ndarray) -> np.ndarray:
+            plain = posteriors_at(g, em)
+            a = np.clip((1.0 - q) * pv_posteriors_at(g, model)[-1] + q * plain[-1], 0.0, 1.0)
+            rest = np.maximum(plain[:-1].sum(axis=0), 1e-12)
+            return np.concatenate([a[None], plain[1:-1] / rest])
+
+        grey = np.asarray(self.volume[box], dtype=np.float32)
+        out = np.empty((len(self.phases) - 1, grey.size), np.float32)
+        grey_function(grey.reshape(-1), law, out, **self._table())
+        out = out.reshape((len(self.phases) - 1,) + grey.shape)
+        return out[0], out[1:]
+
     def member_posteriors(self, draw: int | None, share: float, solid: float) -> np.ndarray:
         """A member's per-voxel phase law, float32 (phase, z, y, x)."""
-        a = self.active_probability(draw, share)
-        mid = solid * self.middle_ratios() * (1.0 - a)
+        a, ratios = self.member_law((), draw, share)
+        mid = solid * ratios * (1.0 - a)
         p = np.concatenate([(1.0 - a - mid.sum(axis=0))[None], mid, a[None]])
         return np.clip(p, 0.0, 1.0).astype(np.float32)
 
@@ -323,7 +413,6 @@ def create(
         raise VolumeError(f"the ambiguity sampler needs at least 2 phases, got {list(names)}")
     if em is None:
         em = fit_mixture(arr, len(names), seed=seed, phases=names)
-    plain = phase_posteriors(arr, em, phases=names).values.astype(np.float32)
     if posterior is None:
         bayes = BayesOptions(effective_voxels=options.effective_voxels,
                              n_draws=int(options.n_draws))
@@ -331,7 +420,13 @@ def create(
                                           phases=names)
     if posterior.means.shape[1] != len(names):
         raise VolumeError(f"{len(names)} phases for a posterior of {posterior.means.shape[1]}")
-    return AmbiguityState(arr, names, options, em, plain, posterior)
+    return AmbiguityState(arr, names, options, em, None, posterior)
+
+
+#: Members of volumes larger than this (voxels) are drawn chunk by chunk ...
+CHUNKED_DRAW_VOXELS = 2**25
+#: ... in chunks of this side (voxels; a multiple of the noise block).
+DRAW_CHUNK = 256
 
 
 def sample(state: AmbiguityState, seed: int | np.random.Generator) -> np.ndarray:
@@ -349,9 +444,16 @@ def sample(state: AmbiguityState, seed: int | np.random.Generator) -> np.ndarray
     -------
     ndarray of uint8, shape (nz, ny, nx)
         Phase index per voxel.
+
+    Notes
+    -----
+    Volumes of more than :data:`CHUNKED_DRAW_VOXELS` voxels are drawn in chunks of
+    :data:`DRAW_CHUNK` (the same labels, bit for bit; the working arrays, ~30 bytes per
+    voxel drawn at once, then hold one chunk).
     """
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    return sample_member(state, state.draw_member(rng), rng)
+    chunk = DRAW_CHUNK if state.volume.size > CHUNKED_DRAW_VOXELS else None
+    return sample_member(state, state.draw_member(rng), rng, chunk=chunk)
 
 
 def sample_member(state: AmbiguityState, member: Member, rng: np.random.Generator,
@@ -379,127 +481,24 @@ def sample_member(state: AmbiguityState, member: Member, rng: np.random.Generato
         fields = {}
         mean, sd = moments(
             block_partial_sums(
-                local_gaussian_field(_extent(b), ell, field_seed, origin=_origin(b)),
-                _origin(b))
+                local_gaussian_field(box_extent(b), ell, field_seed, origin=box_origin(b)),
+                box_origin(b))
             for b in boxes)
     labels = np.zeros(shape, np.uint8)
     for i, box in enumerate(boxes):
         g = fields.pop(i, None)
         if g is None:
-            g = local_gaussian_field(_extent(box), ell, field_seed, origin=_origin(box))
+            g = local_gaussian_field(box_extent(box), ell, field_seed, origin=box_origin(box))
         labels[box] = _member_labels(state, member, box, g, mean, sd, texture_seed)
     return labels
 
 
-def _origin(box: tuple[slice, slice, slice]) -> tuple[int, int, int]:
-    return tuple(int(s.start) for s in box)  # type: ignore[return-value]
-
-
-def _extent(box: tuple[slice, slice, slice]) -> tuple[int, int, int]:
-    return tuple(int(s.stop - s.start) for s in box)  # type: ignore[return-value]
-
-
-def chunk_boxes(shape: Sequence[int], chunk: int | Sequence[int] | None,
-                ) -> list[tuple[slice, slice, slice]]:
-    """The boxes that tile ``shape`` in chunks of ``chunk`` (None: one box).
-
-    Parameters
-    ----------
-    shape : sequence of 3 ints
-        Volume shape.
-    chunk : int, sequence of 3 ints, or None
-        Chunk shape; every side a multiple of
-        :data:`~uqtwin.sample.fields.NOISE_BLOCK`.
-
-    Returns
-    -------
-    list of tuples of 3 slices
-
-    Raises
-    ------
-    VolumeError
-        If a chunk side is not a positive multiple of the noise block.
-
-    Examples
-    --------
-    >>> len(chunk_boxes((64, 64, 40), 32)), chunk_boxes((8, 8, 8), None)[0][0]
-    (8, slice(0, 8, None))
-    """
-    if chunk is None:
-        return [tuple(slice(0, int(n)) for n in shape)]  # type: ignore[list-item]
-    sides = [int(chunk)] * 3 if np.isscalar(chunk) else [int(c) for c in chunk]
-    if len(sides) != 3 or any(c < 1 or c % NOISE_BLOCK for c in sides):
-        raise VolumeError(f"chunk sides must be positive multiples of {NOISE_BLOCK} voxels "
-                          f"(the noise blocks), got {chunk!r}")
-    starts = [range(0, int(n), c) for n, c in zip(shape, sides, strict=True)]
-    return [(slice(z, min(z + sides[0], shape[0])), slice(y, min(y + sides[1], shape[1])),
-             slice(x, min(x + sides[2], shape[2])))
-            for z in starts[0] for y in starts[1] for x in starts[2]]
-
-
 def _member_labels(state: AmbiguityState, member: Member, box, g: np.ndarray, mean: float,
                    sd: float, texture_seed: int) -> np.ndarray:
-    a = state.active_probability_in(box, member.draw, member.share)
+    a, ratios = state.member_law(box, member.draw, member.share)
     # The field only makes boundaries move together locally; its volume mean would add a
     # spread of the fractions set by correlation length / box size, not by the data, so it
     # is removed (the calibrated q carries the global share).
-    u = ndtr((g - np.float32(mean)) / np.float32(max(sd, 1e-12)))
-    v = ndtr(local_gaussian_field(a.shape, member.texture_length, texture_seed,
-                                  origin=_origin(box)))
-    k = len(state.phases)
-    labels = np.zeros(a.shape, np.uint8)
-    if k > 2:
-        cum = member.solid * np.cumsum(state.middle_ratios(box), axis=0)
-        # First middle phase whose cumulative share exceeds v; k - 1 (none) -> pore.
-        idx = 1 + (v[None] >= cum).sum(axis=0)
-        labels = np.where(idx < k - 1, idx, 0).astype(np.uint8)
-    labels[u >= 1.0 - a] = k - 1
-    return labels
-
-
-def fit_share_prior(shares: Sequence[float], *, floor: float = 1.0) -> tuple[float, float]:
-    """Beta(a, b) by the method of moments from shares that reproduce known truths.
-
-    Parameters
-    ----------
-    shares : sequence of float
-        For each training phantom, the share (``q`` or ``s``) at which the point
-        posteriors reproduce its true phase fraction (clipped to [0.01, 0.99]).
-    floor : float
-        Lower bound of ``a`` and ``b``: at >= 1 the prior never has a pole at 0 or 1
-        (which would put members at the two implausible extremes).
-
-    Returns
-    -------
-    (float, float)
-    """
-    q = np.clip(np.asarray(shares, dtype=float), 0.01, 0.99)
-    if q.size < 2:
-        raise VolumeError(f"need >= 2 shares to fit a prior, got {list(shares)!r}")
-    # The predictive variance of a new case's share: the spread between the training
-    # cases plus the uncertainty of their mean (a handful of phantoms must not yield an
-    # overconfident prior).
-    # (An sd floor of 0.01: identical shares, e.g. all clipped, must not give a point mass.)
-    m, v = float(q.mean()), max(float(q.var(ddof=1)) * (1.0 + 1.0 / q.size), 1e-4)
-    nu = max(m * (1 - m) / v - 1.0, 2 * floor)
-    return max(m * nu, floor), max((1 - m) * nu, floor)
-
-
-def fit_texture_prior(lengths: Sequence[float]) -> tuple[float, float]:
-    """LogNormal (median, log sd) of texture lengths that reproduce known surface areas.
-
-    Parameters
-    ----------
-    lengths : sequence of float
-        Texture lengths (voxels), one per calibration case: at least 2, all finite and > 0,
-        else a :class:`VolumeError` is raised.
-
-    Returns
-    -------
-    median, log_sd : float
-        Geometric mean of ``lengths`` (voxels) and the sample sd (ddof 1) of their logs.
-    """
-    lg = np.log(np.asarray(lengths, dtype=float))
-    if lg.size < 2 or not np.all(np.isfinite(lg)):
-        raise VolumeError(f"need >= 2 positive texture lengths, got {list(lengths)!r}")
-    return float(np.exp(lg.mean())), float(lg.std(ddof=1))
+    texture = local_gaussian_field(a.shape, member.texture_length, texture_seed,
+                                   origin=box_origin(box))
+    return threshold_labels(a, ratios, g, mean, sd, texture, member.solid)

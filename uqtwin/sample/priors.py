@@ -166,3 +166,51 @@ def solid_share_prior(binder: str = "unknown") -> BetaMixture:
     if binder not in BINDER_PRIORS:
         raise VolumeError(f"binder must be one of {', '.join(BINDER_KINDS)}, got {binder!r}")
     return BINDER_PRIORS[binder]
+
+
+def fit_share_prior(shares: Sequence[float], *, floor: float = 1.0) -> tuple[float, float]:
+    """Beta(a, b) by the method of moments from shares that reproduce known truths.
+
+    Parameters
+    ----------
+    shares : sequence of float
+        For each training phantom, the share (``q`` or ``s``) at which the point
+        posteriors reproduce its true phase fraction (clipped to [0.01, 0.99]).
+    floor : float
+        Lower bound of ``a`` and ``b``: at >= 1 the prior never has a pole at 0 or 1
+        (which would put members at the two implausible extremes).
+
+    Returns
+    -------
+    (float, float)
+    """
+    q = np.clip(np.asarray(shares, dtype=float), 0.01, 0.99)
+    if q.size < 2:
+        raise VolumeError(f"need >= 2 shares to fit a prior, got {list(shares)!r}")
+    # The predictive variance of a new case's share: the spread between the training
+    # cases plus the uncertainty of their mean (a handful of phantoms must not yield an
+    # overconfident prior).
+    # (An sd floor of 0.01: identical shares, e.g. all clipped, must not give a point mass.)
+    m, v = float(q.mean()), max(float(q.var(ddof=1)) * (1.0 + 1.0 / q.size), 1e-4)
+    nu = max(m * (1 - m) / v - 1.0, 2 * floor)
+    return max(m * nu, floor), max((1 - m) * nu, floor)
+
+
+def fit_texture_prior(lengths: Sequence[float]) -> tuple[float, float]:
+    """LogNormal (median, log sd) of texture lengths that reproduce known surface areas.
+
+    Parameters
+    ----------
+    lengths : sequence of float
+        Texture lengths (voxels), one per calibration case: at least 2, all finite and > 0,
+        else a :class:`VolumeError` is raised.
+
+    Returns
+    -------
+    median, log_sd : float
+        Geometric mean of ``lengths`` (voxels) and the sample sd (ddof 1) of their logs.
+    """
+    lg = np.log(np.asarray(lengths, dtype=float))
+    if lg.size < 2 or not np.all(np.isfinite(lg)):
+        raise VolumeError(f"need >= 2 positive texture lengths, got {list(lengths)!r}")
+    return float(np.exp(lg.mean())), float(lg.std(ddof=1))

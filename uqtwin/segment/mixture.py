@@ -21,7 +21,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 
 from uqtwin.errors import PhaseError, VolumeError
-from uqtwin.segment.tables import TABLE_POINTS, tabulated, worth_tabulating
+from uqtwin.segment.tables import TABLE_POINTS, grey_function
 from uqtwin.volume import check_array
 
 #: A fitted component whose weight is below this is taken as an absent phase.
@@ -263,6 +263,38 @@ def select_n_phases(
     return min(bic, key=bic.get), bic
 
 
+def posteriors_at(g: np.ndarray, model: MixtureModel) -> np.ndarray:
+    """Phase posteriors of a Gaussian mixture at grey values.
+
+    Parameters
+    ----------
+    g : ndarray of float64, shape (n,)
+        Grey values.
+    model : MixtureModel
+        The mixture.
+
+    Returns
+    -------
+    ndarray of float64, shape (n_phases, n)
+        ``P(k | g) = w_k N(g; mu_k, sd_k) / sum_j w_j N(g; mu_j, sd_j)``, evaluated in log
+        space (no underflow far in the tails).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = MixtureModel(means=(0.0, 10.0), sds=(1.0, 1.0), weights=(0.5, 0.5))
+    >>> posteriors_at(np.array([0.0, 5.0]), m).round(3).tolist()
+    [[1.0, 0.5], [0.0, 0.5]]
+    """
+    mu = np.asarray(model.means)[:, None]
+    sd = np.asarray(model.sds)[:, None]
+    log_norm = (np.log(np.asarray(model.weights)) - np.log(sd[:, 0]) - 0.5 * np.log(2 * np.pi))
+    logp = log_norm[:, None] - 0.5 * ((np.asarray(g, dtype=float)[None, :] - mu) / sd) ** 2
+    # Subtracting the per-voxel maximum keeps exp() finite far in the tails.
+    dens = np.exp(logp - logp.max(axis=0))
+    return dens / dens.sum(axis=0)
+
+
 def phase_posteriors(
     volume: xr.DataArray | np.ndarray,
     model: MixtureModel,
@@ -270,6 +302,7 @@ def phase_posteriors(
     phases: Sequence[str],
     chunk_voxels: int = 2**22,
     table_points: int | None = TABLE_POINTS,
+    value_range: tuple[float, float] | None = None,
 ) -> xr.DataArray:
     """Posterior probability of every phase at every voxel.
 
@@ -292,6 +325,10 @@ def phase_posteriors(
         many evenly spaced grey values and linearly interpolated
         (:mod:`uqtwin.segment.tables`; within 1e-5 of the per-voxel values). ``None``
         always evaluates per voxel.
+    value_range : (float, float), optional
+        Tabulate on this grey-value range (enclosing the volume's values) whatever the
+        volume's size: a chunk then gets exactly the values of the whole volume whose
+        range it is (with ``table_points`` not None).
 
     Returns
     -------
@@ -309,26 +346,10 @@ def phase_posteriors(
     """
     names = _check_phases(model, phases)
     arr = grey_values(volume)
-    if chunk_voxels < 1:
-        raise VolumeError(f"chunk_voxels must be >= 1, got {chunk_voxels!r}")
-    mu = np.asarray(model.means)[:, None]
-    sd = np.asarray(model.sds)[:, None]
-    log_norm = (np.log(np.asarray(model.weights)) - np.log(sd[:, 0]) - 0.5 * np.log(2 * np.pi))
     flat = arr.reshape(-1)
     out = np.empty((len(names), flat.size), dtype=np.float32)
-
-    def posterior(g: np.ndarray) -> np.ndarray:
-        logp = log_norm[:, None] - 0.5 * ((g[None, :] - mu) / sd) ** 2
-        # Subtracting the per-voxel maximum keeps exp() finite far in the tails.
-        dens = np.exp(logp - logp.max(axis=0))
-        return dens / dens.sum(axis=0)
-
-    if worth_tabulating(flat, table_points):
-        tabulated(flat, posterior, out, int(table_points))
-    else:
-        for start in range(0, flat.size, int(chunk_voxels)):
-            g = flat[start:start + int(chunk_voxels)].astype(np.float64)
-            out[:, start:start + g.size] = posterior(g)
+    grey_function(flat, lambda g: posteriors_at(g, model), out, table_points=table_points,
+                  value_range=value_range, chunk_voxels=chunk_voxels)
     out = out.reshape((len(names),) + arr.shape)
     coords: dict[str, Any] = {"phase": list(names)}
     attrs: dict[str, Any] = {}

@@ -51,9 +51,9 @@ import numpy as np
 import xarray as xr
 from scipy.special import log_ndtr, ndtr
 
-from uqtwin.errors import PhaseError, VolumeError
+from uqtwin.errors import PhaseError
 from uqtwin.segment.mixture import MIN_WEIGHT, grey_values
-from uqtwin.segment.tables import TABLE_POINTS, tabulated, worth_tabulating
+from uqtwin.segment.tables import TABLE_POINTS, grey_function
 
 
 @dataclass(frozen=True)
@@ -176,8 +176,21 @@ def class_log_densities(values: np.ndarray, model: PartialVolumeMixture) -> np.n
     return out
 
 
-def _posteriors_at(g: np.ndarray, model: PartialVolumeMixture) -> np.ndarray:
-    """Phase posteriors (phase, n) at grey values ``g`` (float64, flat)."""
+def pv_posteriors_at(g: np.ndarray, model: PartialVolumeMixture) -> np.ndarray:
+    """Phase posteriors of the partial-volume mixture at grey values.
+
+    Parameters
+    ----------
+    g : ndarray of float64, shape (n,)
+        Grey values.
+    model : PartialVolumeMixture
+        The mixture.
+
+    Returns
+    -------
+    ndarray of float64, shape (n_phases, n)
+        ``P(phase | g)`` (see :func:`pv_phase_posteriors`), summing to 1 over phases.
+    """
     k = model.n_phases
     lp = class_log_densities(g, model)
     dens = np.exp(lp - lp.max(axis=0))
@@ -236,24 +249,13 @@ def pv_phase_posteriors(
     for name, f in zip(names, model.phase_fractions(), strict=True):
         if f < MIN_WEIGHT:
             raise PhaseError(f"phase {name!r} is absent: expected fraction {f:.3g}")
-    if chunk_voxels < 1:
-        raise VolumeError(f"chunk_voxels must be >= 1, got {chunk_voxels!r}")
-    if table_points is not None and table_points < 2:
-        raise VolumeError(f"table_points must be >= 2 or None, got {table_points!r}")
     arr = grey_values(volume)
     flat = arr.reshape(-1)
     k = model.n_phases
     out = np.empty((k, flat.size), dtype=np.float32)
-    if table_points is not None and value_range is not None and flat.size:
-        tabulated(flat, lambda g: _posteriors_at(g, model), out, int(table_points),
-                  value_range)
-    elif worth_tabulating(flat, table_points):
-        # A smooth function of the grey value alone: on a grid, then interpolated.
-        tabulated(flat, lambda g: _posteriors_at(g, model), out, int(table_points))
-    else:
-        for start in range(0, flat.size, int(chunk_voxels)):
-            g = flat[start:start + int(chunk_voxels)].astype(np.float64)
-            out[:, start:start + g.size] = _posteriors_at(g, model)
+    # A smooth function of the grey value alone: on a grid, then interpolated.
+    grey_function(flat, lambda g: pv_posteriors_at(g, model), out, table_points=table_points,
+                  value_range=value_range, chunk_voxels=chunk_voxels)
     out = out.reshape((k,) + arr.shape)
     coords: dict[str, Any] = {"phase": list(names)}
     attrs: dict[str, Any] = {}

@@ -16,6 +16,8 @@ from collections.abc import Callable
 import numba
 import numpy as np
 
+from uqtwin.errors import VolumeError
+
 #: Grey values on which :func:`tabulated` evaluates a function of the grey value.
 TABLE_POINTS = 2**15 + 1
 
@@ -96,4 +98,63 @@ def tabulated(
     grid = np.linspace(lo, hi, int(points))
     table = np.ascontiguousarray(evaluate(grid), dtype=np.float64)
     _interpolate(flat, lo, (int(points) - 1) / (hi - lo), table, out)
+    return out
+
+
+def grey_function(
+    flat: np.ndarray,
+    evaluate: Callable[[np.ndarray], np.ndarray],
+    out: np.ndarray,
+    *,
+    table_points: int | None = TABLE_POINTS,
+    value_range: tuple[float, float] | None = None,
+    chunk_voxels: int = 2**21,
+) -> np.ndarray:
+    """``evaluate(flat)`` per value, or from a table when that is cheaper or asked for.
+
+    The one rule the phase posteriors of every mixture follow: with ``value_range`` (and
+    ``table_points`` not None) always from a table on that range, so that a chunk of a
+    volume gets exactly the whole volume's values; otherwise from a table on the values'
+    own range when :func:`worth_tabulating`, else per value, ``chunk_voxels`` values at a
+    time (bounding the float64 temporaries).
+
+    Parameters
+    ----------
+    flat : ndarray, 1-D
+        Grey values.
+    evaluate : callable
+        ``evaluate(g)`` for float64 values ``g`` of shape (n,) returns shape (k, n).
+    out : ndarray, shape (k, flat.size)
+        Filled with the values (its dtype).
+    table_points : int or None
+        Grid points of the table (>= 2); None evaluates per value.
+    value_range : (float, float), optional
+        The table's grey-value range (enclosing ``flat``).
+    chunk_voxels : int
+        Values per call of ``evaluate`` on the per-value path (>= 1).
+
+    Returns
+    -------
+    ndarray
+        ``out``.
+
+    Examples
+    --------
+    >>> g = np.linspace(0.0, 1.0, 11)
+    >>> out = np.empty((1, g.size))
+    >>> exact = grey_function(g, lambda x: np.sin(x)[None], out, table_points=None)
+    >>> bool(np.array_equal(exact[0], np.sin(g)))
+    True
+    """
+    if table_points is not None and int(table_points) < 2:
+        raise VolumeError(f"table_points must be >= 2 or None, got {table_points!r}")
+    if int(chunk_voxels) < 1:
+        raise VolumeError(f"chunk_voxels must be >= 1, got {chunk_voxels!r}")
+    if table_points is not None and value_range is not None and flat.size:
+        return tabulated(flat, evaluate, out, int(table_points), value_range)
+    if worth_tabulating(flat, table_points):
+        return tabulated(flat, evaluate, out, int(table_points))
+    for start in range(0, flat.size, int(chunk_voxels)):
+        g = flat[start:start + int(chunk_voxels)].astype(np.float64)
+        out[:, start:start + g.size] = evaluate(g)
     return out
