@@ -17,6 +17,7 @@ from uqtwin import __version__
 from uqtwin.engine.config import RunConfig
 from uqtwin.engine.evaluate import pipeline_attrs
 from uqtwin.engine.stages import Prepared, calibration_warnings
+from uqtwin.results.conventions import quantised_probability
 from uqtwin.results.dataset import stack_samples
 from uqtwin.results.schema import SCHEMA_VERSION
 
@@ -83,7 +84,8 @@ def collect(
         maps = {
             "most_probable_phase": (("z", "y", "x"), np.argmax(post, axis=0).astype(np.uint8)),
             "posterior_entropy": (("z", "y", "x"), ent.astype(np.float32)),
-            "phase_probability": (("phase", "z", "y", "x"), post.astype(np.float32)),
+            # on the 8-bit grid of the file, so that memory and file agree
+            "phase_probability": (("phase", "z", "y", "x"), quantised_probability(post)),
         }
         for name, (dims, values) in maps.items():
             ds[name] = xr.DataArray(values, dims=dims, attrs=pipeline_attrs(name))

@@ -35,6 +35,43 @@ STORE_SUFFIX = ".samples"
 #: HDI probability when neither the caller nor the run names one.
 DEFAULT_HDI_PROB = 0.9
 
+#: Probability maps stored in 8 bits: the value k / PROBABILITY_LEVELS, k = 0..255, so a
+#: stored probability is within 1 / (2 * PROBABILITY_LEVELS) ≈ 0.002 of the computed one,
+#: 0 and 1 stay exact, and the map takes a quarter of the float32 bytes.
+PROBABILITY_LEVELS = 255
+#: The voxel maps so stored (decoded back to float32 by any NetCDF reader).
+QUANTISED_MAPS = ("phase_probability",)
+
+
+
+def quantised_probability(p: np.ndarray) -> np.ndarray:
+    """Probabilities rounded to the 8-bit grid in which results files store them.
+
+    The engine rounds its probability maps with this before returning them, so the maps in
+    memory are bit for bit those read back from the file.
+
+    Parameters
+    ----------
+    p : ndarray
+        Probabilities in [0, 1].
+
+    Returns
+    -------
+    ndarray of float32
+        ``k * float32(1 / PROBABILITY_LEVELS)`` with ``k = round(p * PROBABILITY_LEVELS)``,
+        exactly what a NetCDF reader decodes from the stored ``k``.
+
+    Examples
+    --------
+    >>> quantised_probability(np.array([0.0, 0.5, 0.999, 1.0])).tolist()[::3]
+    [0.0, 1.0]
+    >>> round(float(quantised_probability(np.array([0.3]))[0]) * PROBABILITY_LEVELS, 3)
+    76.0
+    """
+    k = np.rint(np.clip(p, 0.0, 1.0) * PROBABILITY_LEVELS).astype(np.float32)
+    return k * np.float32(1.0 / PROBABILITY_LEVELS)
+
+
 #: Roles of a results variable (the ``role`` attribute and the schema's ``role``).
 QUANTITY = "quantity"
 DIAGNOSTIC = "diagnostic"

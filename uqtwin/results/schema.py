@@ -78,7 +78,8 @@ PIPELINE_VARIABLES: dict[str, dict[str, Any]] = {
         "units": "1",
         "long_name": "phase probability",
         "description": "Probability of each phase at each voxel under the ensemble model "
-                       "(the marginal that the samples are drawn from).",
+                       "(the marginal that the samples are drawn from). Stored in 8 bits "
+                       "(k/255): within 0.002 of the computed probability.",
     },
     "active_boundary_share": {
         "dims": [SAMPLE_DIM],
