@@ -385,3 +385,20 @@ def test_bruggeman_exponent_is_derived_from_porosity_and_tortuosity():
     assert np.isnan(b.sel(axis="y"))
     with pytest.raises(ConfigError, match="add 'tortuosity_factor'"):
         compute_quantities(ms, ["bruggeman_exponent", "volume_fraction"])
+
+
+def test_connectivity_quantity_of_a_large_volume_is_labelled_chunk_by_chunk(monkeypatch):
+    """Above CHUNKED_VOXELS the quantity labels chunk by chunk; forced here: same numbers."""
+    from uqtwin.microstructure import Microstructure
+    from uqtwin.phantoms import spheres_with_binder
+    from uqtwin.quantities import connectivity
+
+    labels = spheres_with_binder((40, 36, 44), seed=7)
+    ms = Microstructure(labels, (0.5, 0.5, 0.5), "um", ("pore", "binder", "active"))
+    whole = connectivity.phase_connectivity(ms)
+    monkeypatch.setattr(connectivity, "CHUNKED_VOXELS", 0)
+    monkeypatch.setattr(connectivity, "CHUNK", 16)
+    chunked = connectivity.phase_connectivity(ms)
+    for name in whole:
+        np.testing.assert_array_equal(chunked[name].values, whole[name].values)
+    assert np.isfinite(whole["percolating_fraction"].values).all()

@@ -10,7 +10,8 @@ through a shared edge or corner). Along axis a, with the two box faces normal to
 * isolated fraction: volume in clusters touching neither (they may touch the side faces).
 
 The three partition the phase: they sum to 1 for every axis. All are fractions of the
-phase volume (NaN for an absent phase). Uses :func:`scipy.ndimage.label`.
+phase volume (NaN for an absent phase). Uses :func:`scipy.ndimage.label`; volumes of more
+than :data:`CHUNKED_VOXELS` voxels are labelled chunk by chunk with the same numbers.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import xarray as xr
 
 from uqtwin.errors import ConfigError
 from uqtwin.microstructure import Microstructure
+from uqtwin.morphology.chunked_components import cluster_fractions_by_chunks
 from uqtwin.morphology.cluster_faces import face_fractions
 from uqtwin.morphology.components import connected_components
 from uqtwin.quantities.base import AXES, Output, Quantity, phase_values
@@ -63,6 +65,23 @@ def cluster_fractions(mask: np.ndarray, connectivity: int = 6) -> np.ndarray:
     return face_fractions(sizes, touches)
 
 
+#: Volumes with more voxels than this are labelled chunk by chunk (the same numbers:
+#: :func:`~uqtwin.morphology.chunked_components.cluster_fractions_by_chunks`), holding one
+#: chunk's labels instead of the whole volume's (5 bytes per voxel).
+CHUNKED_VOXELS = 2**25
+#: Their chunk side, voxels.
+CHUNK = 256
+
+
+def _fractions(ms: Microstructure, name: str, connectivity: int) -> np.ndarray:
+    if ms.labels.size > CHUNKED_VOXELS:
+        if connectivity not in _RANK:
+            raise ConfigError(f"connectivity must be 6 or 26, got {connectivity!r}")
+        return cluster_fractions_by_chunks(ms.labels, connectivity,
+                                           phase=ms.phase_index(name), chunk=CHUNK)
+    return cluster_fractions(ms.mask(name), connectivity)
+
+
 def _default_connectivity(ms: Microstructure, name: str) -> int:
     kind = ms.materials.get(name, {}).get("kind")
     return 6 if name == "pore" or kind in ("pore", "electrolyte") else 26
@@ -97,8 +116,7 @@ def phase_connectivity(
     for key in chosen:
         ms.phase_index(key)
     values = np.stack([
-        cluster_fractions(ms.mask(p), int(chosen.get(p, _default_connectivity(ms, p))))
-        for p in names
+        _fractions(ms, p, int(chosen.get(p, _default_connectivity(ms, p)))) for p in names
     ])
     coords = {"axis": list(AXES)}
     return {
