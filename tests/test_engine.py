@@ -230,6 +230,7 @@ def test_draw_sample_cleans_up_specks_below_the_minimum_feature_size():
     assert merged[5, 5, 5] == 0 and merged[12, 12, 3] == 0
 
 
+@pytest.mark.slow
 def test_a_sample_drawn_and_meshed_chunk_by_chunk_gives_the_in_memory_numbers(tmp_path,
                                                                               monkeypatch):
     """Large volumes are drawn and meshed chunk by chunk (above 2**25 voxels); forced here

@@ -60,6 +60,7 @@ def test_pruned_painting_equals_painting_every_ball():
     dt = ndi.distance_transform_edt(mask, sampling=spacing)
     every = np.flatnonzero(dt)
     brute = 2 * thickness._paint(mask.shape, every, dt.ravel()[every], spacing)
+    brute[~mask] = 0  # the float ball test can reach background at exactly a radius
     assert np.array_equal(ps.local_thickness(mask, spacing), brute)
 
 
