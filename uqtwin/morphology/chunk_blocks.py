@@ -49,6 +49,28 @@ def check_chunk(shape: Sequence[int], chunk: int | Sequence[int]) -> tuple[int, 
     return tuple(int(c) for c in sides)  # type: ignore[return-value]
 
 
+def read_block(volume: Any, lo: Sequence[int], hi: Sequence[int]) -> np.ndarray:
+    """The block ``[lo, hi)`` of a sliceable volume, as a numpy array.
+
+    Parameters
+    ----------
+    volume : array-like, shape (nz, ny, nx)
+        Anything sliceable whose slices convert to arrays.
+    lo, hi : sequence of 3 ints
+        Block corners, voxels (``hi`` excluded).
+
+    Returns
+    -------
+    ndarray, shape ``hi - lo``
+
+    Examples
+    --------
+    >>> read_block(np.arange(8).reshape(2, 2, 2), (1, 0, 1), (2, 2, 2)).tolist()
+    [[[5], [7]]]
+    """
+    return np.asarray(volume[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]])
+
+
 def read_mask(volume: Any, lo: Sequence[int], hi: Sequence[int],
               phase: int | None = None) -> np.ndarray:
     """The boolean mask of the block ``[lo, hi)`` of a volume.
@@ -72,7 +94,7 @@ def read_mask(volume: Any, lo: Sequence[int], hi: Sequence[int],
     >>> read_mask(lab, (0, 1, 1), (1, 3, 3), phase=0).astype(int).tolist()
     [[[0, 1], [1, 0]]]
     """
-    block = np.asarray(volume[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]])
+    block = read_block(volume, lo, hi)
     if phase is None:
         return block.astype(bool, copy=False)
     return block == phase

@@ -36,6 +36,7 @@ import numpy as np
 
 from uqtwin.errors import VolumeError
 from uqtwin.morphology.areas import areas_in_box
+from uqtwin.morphology.chunk_blocks import read_block, read_mask
 from uqtwin.morphology.mesh import boundary_mesh
 from uqtwin.morphology.smoothing import DEFAULT_ITERATIONS
 
@@ -104,10 +105,6 @@ class PhaseMask:
         return np.isin(np.asarray(self.labels[index]), self.phases)
 
 
-def _take(volume: Any, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    return np.asarray(volume[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]])
-
-
 def phase_counts_by_chunks(labels: Any, n_phases: int, *, chunk: int = 128) -> np.ndarray:
     """Voxels of each phase, chunk by chunk (exact).
 
@@ -132,7 +129,7 @@ def phase_counts_by_chunks(labels: Any, n_phases: int, *, chunk: int = 128) -> n
     """
     counts = np.zeros(int(n_phases), dtype=np.int64)
     for lo, hi in chunk_corners(labels.shape, chunk):
-        part = _take(labels, lo, hi)
+        part = read_block(labels, lo, hi)
         c = np.bincount(part.reshape(-1).astype(np.int64), minlength=int(n_phases))
         if c.size > n_phases:
             raise VolumeError(f"labels hold phase {c.size - 1}, beyond the {n_phases} phases "
@@ -188,7 +185,7 @@ def surface_area_by_chunks(
     for start, stop in chunk_corners(mask.shape, chunk):
         lo = np.maximum(start - halo, 0)
         hi = np.minimum(stop + halo, n)
-        sub = _take(mask, lo, hi).astype(bool, copy=False)
+        sub = read_mask(mask, lo, hi)
         mesh = boundary_mesh(sub, sp, iterations=iterations)
         # the chunk's box in the sub-volume's coordinates (voxel centres at i * spacing)
         box_lo = (start - lo - 0.5) * sp
